@@ -1,0 +1,41 @@
+# Thin wrapper over CMake: dependencies, build, test, install, demo.
+PREFIX ?= /usr/local
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all deps build asan test test-fast install demo clean lab-deps
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+lab-deps:
+	@scripts/npm-deps lab
+
+$(BUILD)/Makefile: CMakeLists.txt
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD)/Makefile
+	@cmake --build $(BUILD) -j $(JOBS)
+
+$(ASAN_BUILD)/Makefile: CMakeLists.txt
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DALARIS_SANITIZE=ON
+
+asan: deps $(ASAN_BUILD)/Makefile
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+# The whole suite, then again under AddressSanitizer + UndefinedBehaviorSanitizer (any report fails it).
+test: build asan lab-deps
+	cd $(BUILD) && ctest --output-on-failure --timeout 600
+	cd $(ASAN_BUILD) && ctest --output-on-failure --timeout 900 -LE node
+
+test-fast: build lab-deps
+	cd $(BUILD) && ctest --output-on-failure --timeout 600
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,237 @@
+/* The core module `alaris`: tasks on the event loop (spawn, wait, cancel, sleep, wait_fd), time, the interrupt
+ * flag and the secret registry. Scheduling policy (parallel, for_each) is Lua, in stdlib/alaris/playbook.lua. */
+#include "host.h"
+#include "secrets.h"
+#include "task.h"
+
+#include <lauxlib.h>
+#include <string.h>
+
+#define TASK_TYPE "alaris.task"
+
+static int next_task_id;
+
+alaris_task *alaris_task_new(lua_State *L, int nargs) {
+  int base = lua_gettop(L) - nargs;
+  alaris_task *t = lua_newuserdatauv(L, sizeof *t, ALARIS_TASK_NUSER);
+  memset(t, 0, sizeof *t);
+  luaL_setmetatable(L, TASK_TYPE);
+  lua_State *co = lua_newthread(L);
+  lua_setiuservalue(L, -2, ALARIS_TASK_THREAD);
+  t->co = co;
+  *(alaris_task **)lua_getextraspace(co) = t;
+  lua_insert(L, base);            /* task, fn, args... */
+  lua_xmove(L, co, nargs + 1);    /* fn and args go to the coroutine */
+  t->nargs = nargs;
+  t->state = TASK_RUNNABLE;
+  t->reason = ALARIS_READY;
+  t->deadline = -1;
+  t->id = ++next_task_id;
+  lua_pushvalue(L, -1);
+  t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  alaris_loop_add_task(t);
+  return t;
+}
+
+void alaris_task_store(lua_State *L, alaris_task *t, int slot) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
+  lua_insert(L, -2);
+  lua_setiuservalue(L, -2, slot);
+  lua_pop(L, 1);
+}
+
+void alaris_task_release(lua_State *L, alaris_task *t) {
+  luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
+  t->ref = LUA_NOREF;
+}
+
+static alaris_task *check_task(lua_State *L, int arg) {
+  return luaL_checkudata(L, arg, TASK_TYPE);
+}
+
+/* true, results... | false, err, traceback */
+static int push_outcome(lua_State *L, int arg) {
+  alaris_task *t = check_task(L, arg);
+  if (t->ok) {
+    lua_pushboolean(L, 1);
+    lua_getiuservalue(L, arg, ALARIS_TASK_RESULTS);
+    int n = t->nresults;
+    luaL_checkstack(L, n, "too many results");
+    for (int i = 1; i <= n; i++)
+      lua_rawgeti(L, -i, i);
+    lua_remove(L, -n - 1);
+    return n + 1;
+  }
+  lua_pushboolean(L, 0);
+  lua_getiuservalue(L, arg, ALARIS_TASK_ERROR);
+  lua_getiuservalue(L, arg, ALARIS_TASK_TRACEBACK);
+  return 3;
+}
+
+static int l_spawn(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  alaris_task_new(L, lua_gettop(L) - 1);
+  return 1;
+}
+
+static int wait_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  if (alaris_resume_reason(L) == ALARIS_CANCELLED)
+    return alaris_raise_cancelled(L);
+  if (check_task(L, 1)->state != TASK_DONE) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "timeout");
+    return 2;
+  }
+  return push_outcome(L, 1);
+}
+
+/* alaris.wait(task [, timeout]) */
+static int l_wait(lua_State *L) {
+  alaris_task *t = check_task(L, 1);
+  double timeout = luaL_optnumber(L, 2, -1);
+  lua_settop(L, 1);
+  if (t->state == TASK_DONE)
+    return push_outcome(L, 1);
+  if (t == alaris_current_task(L))
+    return luaL_error(L, "a task cannot wait for itself");
+  return alaris_wait_task(L, t, timeout, wait_k, 0);
+}
+
+static int l_cancel(lua_State *L) {
+  alaris_task *t = check_task(L, 1);
+  const char *why = luaL_optstring(L, 2, "cancelled");
+  if (t == alaris_current_task(L))
+    return luaL_error(L, "%s", why);
+  alaris_task_cancel(t, why);
+  return 0;
+}
+
+static int sleep_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  if (alaris_resume_reason(L) == ALARIS_CANCELLED)
+    return alaris_raise_cancelled(L);
+  return 0;
+}
+
+static int l_sleep(lua_State *L) {
+  double s = luaL_checknumber(L, 1);
+  return alaris_suspend(L, s < 0 ? 0 : s, sleep_k, 0);
+}
+
+static int l_yield(lua_State *L) {
+  return alaris_suspend(L, 0, sleep_k, 0);
+}
+
+static int wait_fd_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  int reason = alaris_resume_reason(L);
+  if (reason == ALARIS_CANCELLED)
+    return alaris_raise_cancelled(L);
+  if (reason == ALARIS_TIMEOUT) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "timeout");
+    return 2;
+  }
+  short rev = alaris_revents(L);
+  int r = (rev & (POLLIN | POLLHUP | POLLERR)) != 0, w = (rev & (POLLOUT | POLLERR)) != 0;
+  lua_pushstring(L, r && w ? "rw" : r ? "r" : "w");
+  return 1;
+}
+
+/* alaris.wait_fd(fd, "r"|"w"|"rw" [, timeout]) -> "r"|"w"|"rw" | nil, "timeout" */
+static int l_wait_fd(lua_State *L) {
+  int fd = (int)luaL_checkinteger(L, 1);
+  const char *mode = luaL_checkstring(L, 2);
+  double timeout = luaL_optnumber(L, 3, -1);
+  short events = 0;
+  if (strchr(mode, 'r'))
+    events |= POLLIN;
+  if (strchr(mode, 'w'))
+    events |= POLLOUT;
+  luaL_argcheck(L, fd >= 0 && events, 1, "a descriptor and a mode of \"r\", \"w\" or \"rw\"");
+  return alaris_wait_fd(L, fd, events, timeout, wait_fd_k, 0);
+}
+
+static int l_now(lua_State *L) {
+  lua_pushnumber(L, alaris_now());
+  return 1;
+}
+
+static int l_interrupted(lua_State *L) {
+  lua_pushboolean(L, alaris_interrupted());
+  return 1;
+}
+
+static int l_secret(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  alaris_secret_add(L, s, len);
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int l_mask(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  alaris_mask_push(L, s, len, NULL);
+  return 1;
+}
+
+static int l_is_secret(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  lua_pushboolean(L, alaris_secret_in(L, s, len));
+  return 1;
+}
+
+static int task_done(lua_State *L) {
+  lua_pushboolean(L, check_task(L, 1)->state == TASK_DONE);
+  return 1;
+}
+
+static int task_tostring(lua_State *L) {
+  alaris_task *t = check_task(L, 1);
+  static const char *const states[] = {"runnable", "running", "waiting", "waiting", "waiting", "done"};
+  lua_pushfstring(L, "alaris.task %d (%s)", t->id, states[t->state]);
+  return 1;
+}
+
+static const luaL_Reg task_methods[] = {
+  {"wait", l_wait},
+  {"cancel", l_cancel},
+  {"done", task_done},
+  {NULL, NULL},
+};
+
+static const luaL_Reg functions[] = {
+  {"spawn", l_spawn},
+  {"wait", l_wait},
+  {"cancel", l_cancel},
+  {"sleep", l_sleep},
+  {"yield", l_yield},
+  {"wait_fd", l_wait_fd},
+  {"now", l_now},
+  {"interrupted", l_interrupted},
+  {"secret", l_secret},
+  {"mask", l_mask},
+  {"is_secret", l_is_secret},
+  {NULL, NULL},
+};
+
+int luaopen_alaris(lua_State *L) {
+  if (luaL_newmetatable(L, TASK_TYPE)) {
+    luaL_newlib(L, task_methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, task_tostring);
+    lua_setfield(L, -2, "__tostring");
+  }
+  lua_pop(L, 1);
+  luaL_newlib(L, functions);
+  lua_pushliteral(L, ALARIS_VERSION);
+  lua_setfield(L, -2, "version");
+  return 1;
+}
