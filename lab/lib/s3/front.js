@@ -115,7 +115,8 @@ class SpacesFront {
       if (!(err instanceof S3Error)) {
         this.log(`s3: internal error on ${req.method} ${resource}: ${err.stack || err}`);
         err = new S3Error(500, 'InternalError', 'We encountered an internal error. Please try again.');
-      } else {
+      } else if (req.headers.authorization || /X-Amz-/.test(rawQuery)) {
+        // anonymous requests (health probes) are not worth a line
         this.log(`s3: ${err.status} ${err.code} ${req.method} ${resource}${err.extra && err.extra.AWSAccessKeyId ? ` key=${err.extra.AWSAccessKeyId}` : ''}`);
       }
       sendS3Error(req, res, err, { requestId, resource, bodyUnread: !req.complete && hasBody(req) });

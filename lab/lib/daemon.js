@@ -1,0 +1,229 @@
+'use strict';
+// The lab daemon: one Node process (started by `lab up` with --openssl-legacy-provider, in its own process
+// group) that runs the admin endpoint, the Spaces front (with s3rver), the Kubernetes API server and the
+// DigitalOcean API server on 127.0.0.1 ephemeral ports, then writes DIR/kubeconfig, DIR/env (0600) and
+// DIR/state.json. On SIGTERM/SIGINT (or when --owner-pid dies) it closes every server and removes state.json.
+// It does not daemonise itself (bin/lab does) and writes nothing outside DIR.
+//
+// Usage: node --openssl-legacy-provider lib/daemon.js --dir DIR [--latency-ms N] [--owner-pid PID]
+
+const fs = require('fs');
+const path = require('path');
+const crypto = require('crypto');
+const YAML = require('yaml');
+const admin = require('./admin');
+const { KeyStore } = require('./s3/keys');
+const s3front = require('./s3/front');
+
+const HOST = '127.0.0.1';
+const REGION = 'nyc3';
+const ROOT_KEY_NAME = 'lab-root';
+const CLOSE_TIMEOUT_MS = 5000;
+
+function log(line) {
+  process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+}
+
+function parseArgs(argv) {
+  const opts = { dir: null, latencyMs: 0, ownerPid: null, clusterReadyDelayMs: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const value = () => {
+      if (i + 1 >= argv.length) throw new Error(`${argv[i]} needs a value`);
+      return argv[++i];
+    };
+    switch (argv[i]) {
+      case '--dir': opts.dir = path.resolve(value()); break;
+      case '--latency-ms': opts.latencyMs = Number(value()); break;
+      case '--owner-pid': opts.ownerPid = Number(value()); break;
+      case '--cluster-ready-delay-ms': opts.clusterReadyDelayMs = Number(value()); break;
+      default: throw new Error(`unknown argument ${argv[i]}`);
+    }
+  }
+  if (!opts.dir) throw new Error('--dir is required');
+  if (!Number.isFinite(opts.latencyMs) || opts.latencyMs < 0) throw new Error('--latency-ms must be a number >= 0');
+  return opts;
+}
+
+function randomToken(prefix) {
+  return prefix + crypto.randomBytes(24).toString('hex');
+}
+
+// Writes a file atomically with the given mode.
+function writePrivate(file, text, mode = 0o600) {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, text, { mode });
+  fs.chmodSync(tmp, mode);
+  fs.renameSync(tmp, file);
+}
+
+// Loads one of the lab's parts; a part that is not there (yet) is reported, not fatal.
+// TODO(lab-core): once k8s/server.js and do/server.js exist in every checkout, require them directly.
+function loadPart(relPath, label, warnings) {
+  try {
+    return require(relPath);
+  } catch (err) {
+    const why = err.code === 'MODULE_NOT_FOUND' ? err.message.split('\n')[0] : (err.stack || String(err));
+    warnings.push(`${label} not available: ${why}`);
+    log(`WARNING: ${label} is not available, the lab runs without it: ${why}`);
+    return null;
+  }
+}
+
+function rootKey(keys) {
+  const existing = keys.list().find((k) => k.root && k.name === ROOT_KEY_NAME);
+  if (existing) return keys.get(existing.access_key);
+  return keys.create({ name: ROOT_KEY_NAME, root: true });
+}
+
+function kubeconfigText(k8s) {
+  const b64 = (pem) => Buffer.from(pem).toString('base64');
+  const config = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'lab', cluster: { server: k8s.url, 'certificate-authority-data': b64(k8s.caData) } }],
+    users: [
+      { name: 'lab', user: { token: k8s.token } },
+      { name: 'lab-cert', user: { 'client-certificate-data': b64(k8s.clientCert), 'client-key-data': b64(k8s.clientKey) } },
+    ],
+    contexts: [
+      { name: 'lab', context: { cluster: 'lab', user: 'lab', namespace: 'default' } },
+      { name: 'lab-cert', context: { cluster: 'lab', user: 'lab-cert', namespace: 'default' } },
+    ],
+    'current-context': 'lab',
+    preferences: {},
+  };
+  return YAML.stringify(config);
+}
+
+function shellQuote(value) {
+  return `'${String(value).replace(/'/g, `'\\''`)}'`;
+}
+
+function envText(vars) {
+  return Object.entries(vars)
+    .filter(([, v]) => v !== undefined && v !== null)
+    .map(([k, v]) => `export ${k}=${shellQuote(v)}`)
+    .join('\n') + '\n';
+}
+
+async function closeAll(parts) {
+  for (const [name, part] of [...parts].reverse()) {
+    const timeout = new Promise((resolve) => setTimeout(() => resolve('timeout'), CLOSE_TIMEOUT_MS).unref());
+    const outcome = await Promise.race([Promise.resolve().then(() => part.close()).then(() => 'closed'), timeout])
+      .catch((err) => `failed: ${err.message}`);
+    if (outcome !== 'closed') log(`closing ${name}: ${outcome}`);
+  }
+}
+
+async function startParts(opts, tokens, keys, warnings) {
+  const parts = [];
+  const components = {};
+  const adminServer = await admin.startAdminServer({ host: HOST, port: 0, token: tokens.admin });
+  parts.push(['admin', adminServer]);
+  components.admin = { url: adminServer.url, port: adminServer.port };
+
+  const s3 = await s3front.start({ dir: opts.dir, host: HOST, port: 0, instrument: new admin.Instrument('s3'), keys,
+    region: REGION, log: (line) => log(line) });
+  parts.push(['s3', s3]);
+  components.s3 = { url: s3.endpoint, port: s3.port };
+
+  let k8s = null;
+  const k8sServer = loadPart('./k8s/server', 'Kubernetes API (lib/k8s/server.js)', warnings);
+  if (k8sServer) {
+    k8s = await k8sServer.start({ dir: opts.dir, host: HOST, port: 0, instrument: new admin.Instrument('k8s'), token: tokens.k8s });
+    parts.push(['k8s', k8s]);
+    components.k8s = { url: k8s.url, port: k8s.port };
+  }
+
+  const doServer = loadPart('./do/server', 'DigitalOcean API (lib/do/server.js)', warnings);
+  if (doServer) {
+    const api = await doServer.start({
+      dir: opts.dir, host: HOST, port: 0, instrument: new admin.Instrument('do'), token: tokens.do,
+      k8s: k8s ? { url: k8s.url, caData: k8s.caData, token: k8s.token } : null, keys,
+      clusterReadyDelayMs: opts.clusterReadyDelayMs,
+    });
+    parts.push(['do', api]);
+    components.do = { url: api.url, port: api.port };
+  }
+  return { parts, components, k8s, s3 };
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  fs.mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+  fs.mkdirSync(path.join(opts.dir, 'tmp'), { recursive: true, mode: 0o700 });
+  const statePath = path.join(opts.dir, 'state.json');
+  const warnings = [];
+  log(`lab daemon ${process.pid} starting in ${opts.dir}`);
+
+  const tokens = { admin: randomToken('lab-admin-'), do: randomToken('dop_v1_'), k8s: randomToken('lab-k8s-') };
+  const keys = new KeyStore(opts.dir);
+  const root = rootKey(keys);
+  if (opts.latencyMs > 0) admin.setLatency({ ms: opts.latencyMs });
+
+  let started;
+  try {
+    started = await startParts(opts, tokens, keys, warnings);
+  } catch (err) {
+    log(`start failed: ${err.stack || err}`);
+    process.exit(1);
+  }
+  const { parts, components, k8s } = started;
+
+  if (k8s) writePrivate(path.join(opts.dir, 'kubeconfig'), kubeconfigText(k8s));
+  writePrivate(path.join(opts.dir, 'env'), envText({
+    KUBECONFIG: k8s ? path.join(opts.dir, 'kubeconfig') : undefined,
+    DIGITALOCEAN_API_URL: components.do && components.do.url,
+    DIGITALOCEAN_ACCESS_TOKEN: components.do ? tokens.do : undefined,
+    SPACES_ENDPOINT: components.s3.url,
+    SPACES_REGION: REGION,
+    SPACES_ACCESS_KEY_ID: root.access_key,
+    SPACES_SECRET_ACCESS_KEY: root.secret_key,
+    LAB_ADMIN_URL: components.admin.url,
+    LAB_ADMIN_TOKEN: tokens.admin,
+  }));
+  const state = {
+    pid: process.pid, pgid: process.pid, dir: opts.dir, started_at: new Date().toISOString(),
+    node: process.version, latency_ms: opts.latencyMs, components, warnings,
+  };
+  writePrivate(statePath, JSON.stringify(state, null, 2) + '\n');
+  for (const [name, c] of Object.entries(components)) log(`${name} listening on ${c.url}`);
+  log('lab ready');
+
+  let stopping = false;
+  const stop = async (why) => {
+    if (stopping) return;
+    stopping = true;
+    log(`stopping (${why})`);
+    await closeAll(parts);
+    try {
+      const current = JSON.parse(fs.readFileSync(statePath, 'utf8'));
+      if (current.pid === process.pid) fs.rmSync(statePath, { force: true });
+    } catch { /* already gone */ }
+    log('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => stop('SIGHUP'));
+  if (opts.ownerPid) watchOwner(opts.ownerPid, stop);
+}
+
+// Stops the lab when the process that asked for it (a test run) is gone, so a crashed test leaves nothing.
+function watchOwner(pid, stop) {
+  setInterval(() => {
+    try { process.kill(pid, 0); } catch (err) { if (err.code === 'ESRCH') stop(`owner ${pid} exited`); }
+  }, 1000).unref();
+}
+
+process.on('uncaughtException', (err) => log(`uncaught exception (the lab keeps running): ${err.stack || err}`));
+process.on('unhandledRejection', (err) => log(`unhandled rejection (the lab keeps running): ${err && err.stack || err}`));
+
+if (require.main === module) {
+  main().catch((err) => {
+    log(`fatal: ${err.stack || err}`);
+    process.exit(1);
+  });
+}
+
+module.exports = { parseArgs, kubeconfigText, envText, shellQuote };
