@@ -5,7 +5,10 @@
 #include "task.h"
 
 #include <lauxlib.h>
+#include <regex.h>
 #include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #define TASK_TYPE "alaris.task"
 
@@ -188,6 +191,40 @@ static int l_is_secret(lua_State *L) {
   return 1;
 }
 
+/* Wall-clock time in seconds since the epoch, with a fraction (journals and reports stamp it). */
+static int l_time(lua_State *L) {
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  lua_pushnumber(L, (double)tv.tv_sec + (double)tv.tv_usec / 1e6);
+  return 1;
+}
+
+static int l_isatty(lua_State *L) {
+  lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+  return 1;
+}
+
+/* alaris.regex_match(re, s) -> boolean | nil, err: POSIX extended regular expressions, as users of grep -E expect
+ * (Lua patterns have no {m,n}). */
+static int l_regex_match(lua_State *L) {
+  const char *re = luaL_checkstring(L, 1);
+  const char *s = luaL_checkstring(L, 2);
+  regex_t compiled;
+  int rc = regcomp(&compiled, re, REG_EXTENDED | REG_NOSUB);
+  if (rc != 0) {
+    char msg[256];
+    regerror(rc, &compiled, msg, sizeof msg);
+    regfree(&compiled);
+    lua_pushnil(L);
+    lua_pushfstring(L, "invalid regular expression %s: %s", re, msg);
+    return 2;
+  }
+  rc = regexec(&compiled, s, 0, NULL, 0);
+  regfree(&compiled);
+  lua_pushboolean(L, rc == 0);
+  return 1;
+}
+
 static int task_done(lua_State *L) {
   lua_pushboolean(L, check_task(L, 1)->state == TASK_DONE);
   return 1;
@@ -215,6 +252,9 @@ static const luaL_Reg functions[] = {
   {"yield", l_yield},
   {"wait_fd", l_wait_fd},
   {"now", l_now},
+  {"time", l_time},
+  {"isatty", l_isatty},
+  {"regex_match", l_regex_match},
   {"interrupted", l_interrupted},
   {"secret", l_secret},
   {"mask", l_mask},

@@ -41,6 +41,10 @@ static int find_stdlib(void) {
     if (real && is_dir(stdlib_dir))
       return 1;
   }
+#ifdef ALARIS_SOURCE_STDLIB /* a build folder outside the source tree */
+  if (realpath(ALARIS_SOURCE_STDLIB, stdlib_dir) && is_dir(stdlib_dir))
+    return 1;
+#endif
   return 0;
 }
 
