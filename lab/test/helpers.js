@@ -76,13 +76,16 @@ async function admin(env, method, urlPath, body) {
   return { status: res.status, body: text ? JSON.parse(text) : null };
 }
 
-// A plain HTTP request (fetch cannot set Host); resolves {status, headers, body (string)}.
+// A plain HTTP request (fetch cannot set Host); resolves {status, headers, body (string), raw (Buffer)}.
 function httpRequest({ method = 'GET', url, headers = {}, body }) {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method, headers, agent: false }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('end', () => {
+        const raw = Buffer.concat(chunks);
+        resolve({ status: res.statusCode, headers: res.headers, body: raw.toString(), raw });
+      });
     });
     req.on('error', reject);
     req.end(body);
