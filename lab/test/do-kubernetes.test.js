@@ -114,6 +114,9 @@ test('clusters are listed, updated and deleted', async (t) => {
   assert.equal(updated.body.kubernetes_cluster.name, 'one-renamed');
   assert.ok(updated.body.kubernetes_cluster.tags.includes('prod'));
   assert.equal((await api('PUT', `/v2/kubernetes/clusters/${a.id}`, { tags: [] })).status, 422, 'name is required on PUT');
+  const taken = await api('PUT', `/v2/kubernetes/clusters/${a.id}`, { name: 'two' });
+  assert.equal(taken.status, 422);
+  assert.match(taken.body.message, /already exists/);
 
   assert.equal((await api('DELETE', `/v2/kubernetes/clusters/${a.id}`)).status, 204);
   const gone = await api('GET', `/v2/kubernetes/clusters/${a.id}`);

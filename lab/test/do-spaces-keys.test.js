@@ -47,6 +47,8 @@ test('keys can be renamed and regranted with PUT/PATCH, and deleted', async (t) 
   assert.equal(keys.allowed(key.access_key, 'b1', 'write'), true);
   assert.equal(keys.allowed(key.access_key, 'b2', 'read'), true);
 
+  assert.equal((await api('PATCH', `/v2/spaces/keys/${key.access_key}`, { name: '' })).status, 422);
+
   const toFull = await api('PUT', `/v2/spaces/keys/${key.access_key}`, { name: 'k', grants: [{ bucket: '', permission: 'fullaccess' }] });
   assert.equal(toFull.status, 400, 'a scoped key cannot become a fullaccess key');
 

@@ -112,17 +112,21 @@ class Clusters {
     };
   }
 
-  create(body) {
-    if (!CLUSTER_NAME.test(body.name)) {
+  checkName(name, exceptId) {
+    if (!CLUSTER_NAME.test(name)) {
       throw new ApiError(422, 'name must consist of lowercase letters, numbers and "-", and start and end with a letter or number');
     }
+    if (this.state.clusters.find((c) => c.name === name && c.id !== exceptId)) {
+      throw new ApiError(422, `a cluster with the name ${name} already exists`);
+    }
+  }
+
+  create(body) {
+    this.checkName(body.name);
     catalog.requireRegion(body.region);
     const version = catalog.resolveKubernetesVersion(body.version);
     if (body.node_pools.length === 0) throw new ApiError(422, 'at least one node pool is required');
     body.node_pools.forEach((p, i) => checkPoolBody(p, `node_pools[${i}]`));
-    if (this.state.clusters.find((c) => c.name === body.name)) {
-      throw new ApiError(422, `a cluster with the name ${body.name} already exists`);
-    }
     const nowMs = Date.now();
     const cluster = {
       id: crypto.randomUUID(),
@@ -149,6 +153,7 @@ class Clusters {
 
   update(id, body) {
     const cluster = this.get(id);
+    this.checkName(body.name, id);
     for (const field of ['name', 'tags', 'auto_upgrade', 'surge_upgrade']) {
       if (body[field] !== undefined) cluster[field] = body[field];
     }

@@ -129,6 +129,15 @@ function createHandler({ router, validator, limiter, token, checkResponses, log 
   };
 }
 
+// The description is parsed and the request schemas compiled once per process: several servers
+// (tests, restarts) share them.
+let sharedValidator = null;
+function validatorFor(routes) {
+  if (!sharedValidator) sharedValidator = new SchemaValidator(new Spec());
+  for (const route of routes) sharedValidator.compileRequest(route.method, route.path);
+  return sharedValidator;
+}
+
 function buildRouter(deps) {
   const router = new Router();
   for (const mod of RESOURCE_MODULES) router.addAll(mod.routes(deps));
@@ -157,8 +166,7 @@ async function start(options = {}) {
   const clusters = new Clusters({ state, projects, k8s, clusterReadyDelayMs });
   const keys = options.keys || loadKeyStore(dir);
   const router = buildRouter({ state, projects, clusters, k8s, keys, token });
-  const validator = new SchemaValidator(new Spec());
-  for (const route of router.routes) validator.compileRequest(route.method, route.path);
+  const validator = validatorFor(router.routes);
   const limiter = new RateLimiter(rateLimit);
   const handle = createHandler({ router, validator, limiter, token, checkResponses, log });
   const server = http.createServer(instrument ? instrument.wrap(handle) : handle);

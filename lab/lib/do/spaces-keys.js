@@ -19,6 +19,10 @@ function checkGrants(grants) {
   }
 }
 
+function requireName(name) {
+  if (typeof name !== 'string' || name.trim() === '') throw new ApiError(422, 'name is required');
+}
+
 function isFullAccess(grants) {
   return grants.some((g) => g.permission === 'fullaccess');
 }
@@ -49,7 +53,7 @@ class SpacesKeys {
   }
 
   async create(body) {
-    if (typeof body.name !== 'string' || body.name.trim() === '') throw new ApiError(422, 'name is required');
+    requireName(body.name);
     const grants = body.grants || [];
     checkGrants(grants);
     const key = await this.store().create({ name: body.name, grants });
@@ -68,6 +72,7 @@ class SpacesKeys {
 
   async update(accessKey, body) {
     const key = await this.find(accessKey);
+    if (body.name !== undefined) requireName(body.name);
     const grants = body.grants === undefined ? key.grants : body.grants;
     checkGrants(grants);
     if (isFullAccess(grants) !== isFullAccess(key.grants || [])) {

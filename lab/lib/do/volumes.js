@@ -85,7 +85,11 @@ function deleteByName(deps, query) {
 
 function routes(deps) {
   const { state } = deps;
-  const byId = (id) => state.volumes.get(id) || (() => { throw notFound(); })();
+  const byId = (id) => {
+    const volume = state.volumes.get(id);
+    if (!volume) throw notFound();
+    return volume;
+  };
   return [
     { method: 'POST', path: '/v2/volumes', handler: (ctx) => createVolume(deps, ctx.body) },
     { method: 'GET', path: '/v2/volumes',
