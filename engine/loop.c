@@ -17,7 +17,7 @@
 #define MAX_SOURCE_FDS 256
 
 struct alaris_loop {
-  alaris_task *tasks;          /* every live task, newest first */
+  alaris_task *tasks;          /* every live task, oldest first */
   alaris_task *root;
   lua_State *running;          /* the coroutine being resumed, for the signal hook */
   alaris_source sources[MAX_SOURCES];
@@ -95,9 +95,13 @@ static void drain_wake_pipe(void) {
 
 /* --- tasks -------------------------------------------------------------------------------------------------- */
 
+/* Tasks run in the order they were spawned. */
 void alaris_loop_add_task(alaris_task *t) {
-  t->next = the_loop.tasks;
-  the_loop.tasks = t;
+  alaris_task **p = &the_loop.tasks;
+  while (*p)
+    p = &(*p)->next;
+  t->next = NULL;
+  *p = t;
 }
 
 static void unlink_task(alaris_task *t) {
@@ -154,6 +158,7 @@ static void finish(lua_State *L, alaris_task *t, int status, int nres) {
     alaris_task_store(L, t, ALARIS_TASK_TRACEBACK);
     lua_xmove(co, L, 1); /* the error value */
     alaris_task_store(L, t, ALARIS_TASK_ERROR);
+    lua_resetthread(co); /* an error does not unwind: close the pending to-be-closed variables now */
   }
   lua_settop(co, 0);
   unlink_task(t);

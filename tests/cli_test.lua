@@ -1,0 +1,163 @@
+-- The command line: options, help, plain scripts, vars and var files, and every bad-input path (exit 2, one line,
+-- nothing run).
+local T = require "testing"
+
+local RUN = T.alaris_run
+local PB = "tests/playbooks/steps.lua"
+
+local function bad(args, expect, dir)
+  dir = dir or T.tmpdir()
+  local out, err, code = T.run(string.format("%s %s", RUN, args:gsub("TRACE", dir .. "/trace")))
+  T.eq(code, 2, "exit code for: " .. args)
+  T.contains(err, expect)
+  local _, newlines = err:gsub("\n", "")
+  T.eq(newlines, 1, "one line on stderr: " .. err)
+  T.eq(T.read_file(dir .. "/trace"), nil, "no step ran for: " .. args)
+  return out, err
+end
+
+T.test("--version and --help", function()
+  local out, _, code = T.run(RUN .. " --version")
+  T.eq(code, 0)
+  T.ok(out:match("^alaris%-run %d+%.%d+%.%d+ %(Lua 5%.4%)"), out)
+  local help, _, code2 = T.run(RUN .. " --help")
+  T.eq(code2, 0)
+  for _, opt in ipairs { "--dry-run", "--var-file", "--only", "--from", "--tags", "--list", "--no-rollback", "--journal",
+    "--resume", "--rollback", "--output", "--junit", "--verbose", "--quiet", "--version" } do
+    T.contains(help, opt)
+  end
+  T.contains(help, "130")
+end)
+
+T.test("FILE --help describes the playbook's vars and steps", function()
+  local out, _, code = T.run(RUN .. " " .. PB .. " --help")
+  T.eq(code, 0)
+  T.contains(out, "steps — Three recorded steps")
+  T.contains(out, "trace")
+  T.contains(out, "required")
+  T.contains(out, "password             string, secret, default ***")
+  T.contains(out, "pattern ^[a-z][a-z0-9-]{0,40}$")
+  T.contains(out, "tags: app,slow")
+  T.not_contains(out, "s3cr3t-default-pw")
+end)
+
+T.test("--list shows steps and vars", function()
+  local out, _, code = T.run(RUN .. " --list " .. PB)
+  T.eq(code, 0)
+  T.contains(out, " 1. a")
+  T.contains(out, " 3. c")
+  T.contains(out, "vars:")
+end)
+
+T.test("bad input exits 2 with one line and runs nothing", function()
+  bad("--frobnicate " .. PB .. " trace=TRACE", "unknown option --frobnicate")
+  bad(PB, "var 'trace' is required")
+  bad(PB .. " trace=TRACE tenant=Not_Valid", "var 'tenant': \"Not_Valid\" does not match ^[a-z][a-z0-9-]{0,40}$")
+  bad(PB .. " trace=TRACE count=many", "var 'count': \"many\" is not a valid integer")
+  bad(PB .. " trace=TRACE dry=perhaps", "var 'dry': \"perhaps\" is not a valid boolean")
+  bad(PB .. " trace=TRACE nosuch=1", "unknown var 'nosuch'")
+  bad(PB .. " trace=TRACE stray", "vars are given as NAME=VALUE")
+  bad("tests/does-not-exist.lua", "cannot open tests/does-not-exist.lua")
+  bad("", "no FILE given")
+  bad("--output yaml " .. PB .. " trace=TRACE", "--output must be text or json")
+  bad("--journal", "option --journal needs a value")
+  bad("--var-file /nonexistent.yaml " .. PB .. " trace=TRACE", "--var-file")
+  bad("--resume --rollback " .. PB .. " trace=TRACE", "exclude one another")
+end)
+
+T.test("a Lua syntax error in the playbook exits 2 and names the line", function()
+  local dir = T.tmpdir()
+  local file = T.write_file(dir .. "/broken.lua", "local playbook = require 'alaris.playbook'\nreturn playbook {\n  name = 'x'\n  steps = {}\n}\n")
+  local _, err = bad(file, "broken.lua:4:", dir)
+  T.contains(err, "'}' expected")
+end)
+
+T.test("a malformed playbook definition exits 2", function()
+  local dir = T.tmpdir()
+  local file = T.write_file(dir .. "/nosteps.lua",
+    "local playbook = require 'alaris.playbook'\nreturn playbook { name = 'x', steps = { { name = 'a' } } }\n")
+  bad(file, "step 'a' has no run function", dir)
+end)
+
+T.test("a secret var given badly is not echoed", function()
+  local dir = T.tmpdir()
+  local file = T.write_file(dir .. "/pw.lua", [[
+    local playbook = require "alaris.playbook"
+    return playbook { name = "pw", vars = { pw = { secret = true, type = "integer" } },
+      steps = { { name = "a", run = function() end } } }
+  ]])
+  local _, err = bad(file .. " pw=hunter2hunter2", "var 'pw': the value is not a valid integer", dir)
+  T.not_contains(err, "hunter2")
+end)
+
+T.test("vars come from a YAML or JSON var file, and arguments win", function()
+  local dir = T.tmpdir()
+  local yaml_file = T.write_file(dir .. "/vars.yaml", "trace: " .. dir .. "/trace\ntenant: from-file\ncount: 3\nitems: [x, y]\n")
+  local json_file = T.write_file(dir .. "/vars.json", '{"trace": "' .. dir .. '/trace", "tenant": "json-tenant"}')
+  local show = T.write_file(dir .. "/show.lua", [[
+    local playbook = require "alaris.playbook"
+    return playbook { name = "show",
+      vars = { trace = {}, tenant = { required = true }, count = { type = "integer", default = 1 }, items = { type = "list" } },
+      steps = { { name = "a", run = function(ctx)
+        print(ctx.vars.tenant, ctx.vars.count, math.type(ctx.vars.count), ctx.vars.items and #ctx.vars.items or 0)
+      end } } }
+  ]])
+  local journal = " --journal " .. dir .. "/j.jsonl "
+  local out, err, code = T.run(RUN .. journal .. "--var-file " .. yaml_file .. " " .. show)
+  T.eq(code, 0, err)
+  T.contains(out, "from-file\t3\tinteger\t2")
+  out = T.run(RUN .. journal .. "--var-file " .. yaml_file .. " " .. show .. " tenant=from-args items=a,b,c")
+  T.contains(out, "from-args\t3\tinteger\t3")
+  out = T.run(RUN .. journal .. "--var-file=" .. json_file .. " " .. show)
+  T.contains(out, "json-tenant\t1\tinteger\t0")
+end)
+
+T.test("a plain script runs with arg and ... as lua sets them", function()
+  local dir = T.tmpdir()
+  local file = T.write_file(dir .. "/script.lua", [[
+    local a, b = ...
+    print(arg[0]:match("script.lua$"), arg[1], arg[2], a, b, #arg)
+    local alaris = require "alaris"
+    alaris.sleep(0.01)
+    os.exit(tonumber(arg[3] or 0))
+  ]])
+  local out, _, code = T.run(RUN .. " " .. file .. " one two 7")
+  T.eq(code, 7)
+  T.eq(out, "script.lua\tone\ttwo\tone\ttwo\t3\n")
+end)
+
+T.test("a plain script's runtime error exits 1 with the message", function()
+  local dir = T.tmpdir()
+  local file = T.write_file(dir .. "/err.lua", "local x = nil\nprint(x.field)\n")
+  local _, err, code = T.run(RUN .. " " .. file)
+  T.eq(code, 1)
+  T.contains(err, "err.lua:2: attempt to index a nil value")
+end)
+
+T.test("-q hides info logs, -v shows debug logs", function()
+  local dir = T.tmpdir()
+  local file = T.write_file(dir .. "/logs.lua", [[
+    local log = require "alaris.log"
+    log.debug("debug line"); log.info("info line", { k = "v w" }); log.warn("warn line")
+  ]])
+  local _, err = T.run(RUN .. " " .. file)
+  T.contains(err, 'info  info line  k="v w"')
+  T.not_contains(err, "debug line")
+  _, err = T.run(RUN .. " -q " .. file)
+  T.not_contains(err, "info line")
+  T.contains(err, "warn line")
+  _, err = T.run(RUN .. " -v " .. file)
+  T.contains(err, "debug line")
+end)
+
+T.test("examples/rollback-demo.lua fails its third step and rolls back the second, then the first", function()
+  local dir = T.tmpdir()
+  local out, _, code = T.run(RUN .. " --journal " .. dir .. "/j.jsonl examples/rollback-demo.lua")
+  T.eq(code, 1)
+  local third = out:find("deploy%-app .- failed")
+  local undo2 = out:find("undo write%-secret .- rolled back")
+  local undo1 = out:find("undo create%-namespace .- rolled back")
+  T.ok(third and undo2 and undo1 and third < undo2 and undo2 < undo1, out)
+end)
+
+T.run_all()
