@@ -101,7 +101,7 @@ function createHandler({ router, validator, limiter, token, checkResponses, log 
     if (problems) throw new ApiError(422, problems.join('; '));
     const ctx = {
       params, body: body === undefined ? {} : body, query: url.searchParams, pathname: url.pathname,
-      baseUrl: `http://${req.headers.host}`, requestId,
+      baseUrl: `http://${req.headers.host || `${req.socket.localAddress}:${req.socket.localPort}`}`, requestId,
     };
     const result = await route.handler(ctx);
     if (checkResponses && result.body !== undefined) {
