@@ -130,7 +130,8 @@ async function startParts(opts, tokens, keys, warnings) {
   let k8s = null;
   const k8sServer = loadPart('./k8s/server', 'Kubernetes API (lib/k8s/server.js)', warnings);
   if (k8sServer) {
-    k8s = await k8sServer.start({ dir: opts.dir, host: HOST, port: 0, instrument: new admin.Instrument('k8s'), token: tokens.k8s });
+    k8s = await k8sServer.start({ dir: opts.dir, host: HOST, port: 0, instrument: new admin.Instrument('k8s'), token: tokens.k8s,
+      log: (line) => log(line) });
     parts.push(['k8s', k8s]);
     components.k8s = { url: k8s.url, port: k8s.port };
   }
@@ -140,7 +141,7 @@ async function startParts(opts, tokens, keys, warnings) {
     const api = await doServer.start({
       dir: opts.dir, host: HOST, port: 0, instrument: new admin.Instrument('do'), token: tokens.do,
       k8s: k8s ? { url: k8s.url, caData: k8s.caData, token: k8s.token } : null, keys,
-      clusterReadyDelayMs: opts.clusterReadyDelayMs,
+      clusterReadyDelayMs: opts.clusterReadyDelayMs, log: (line) => log(line),
     });
     parts.push(['do', api]);
     components.do = { url: api.url, port: api.port };

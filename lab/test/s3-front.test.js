@@ -67,6 +67,7 @@ test('the Spaces front', async (t) => {
     const region = await s3('/front-a/k1', { region: 'eu-west-9' });
     assert.strictEqual(region.status, 400);
     assert.strictEqual(errorCode(region.body).code, 'AuthorizationHeaderMalformed');
+    assert.match(region.body, /<Region>nyc3<\/Region>/, 'the error names the right region (s3cmd retries with it)');
     assert.strictEqual((await s3('/front-a/k1', { region: 'us-east-1' })).status, 200);
   });
 

@@ -140,7 +140,10 @@ function parseAuthorizationHeader(value) {
 
 function checkScope(credential, amzDate, regions, malformed) {
   if (!regions.includes(credential.region)) {
-    throw malformed(`the region '${credential.region}' is wrong; expecting '${regions[0]}'`);
+    // S3 names the right region in the error; clients such as s3cmd retry with it
+    const err = malformed(`the region '${credential.region}' is wrong; expecting '${regions[0]}'`);
+    err.extra.Region = regions[0];
+    throw err;
   }
   if (credential.service !== 's3') throw malformed(`incorrect service "${credential.service}". This endpoint belongs to "s3".`);
   if (!amzDate.startsWith(credential.date)) {
