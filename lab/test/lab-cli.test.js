@@ -161,6 +161,32 @@ test('lab up, up again, status, env, kubectl, down', async (t) => {
   });
 });
 
+test('two concurrent ups start one lab; a killed daemon does not block the next up', async (t) => {
+  const dir = makeTempDir();
+  t.after(async () => {
+    await runLab(['down', '--dir', dir]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const owner = ['--owner-pid', String(process.pid)];
+  const [a, b] = await Promise.all([runLab(['up', '--dir', dir, ...owner]), runLab(['up', '--dir', dir, ...owner])]);
+  assert.strictEqual(a.code, 0, a.stderr);
+  assert.strictEqual(b.code, 0, b.stderr);
+  assert.deepStrictEqual(parseEnv(a.stdout), parseEnv(b.stdout), 'both print the same lab');
+  const { pid } = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8'));
+  assert.strictEqual(processGroup(pid).length, 1, 'one daemon');
+
+  process.kill(pid, 'SIGKILL');
+  assert.ok(await waitFor(() => !alive(pid), 5000));
+  assert.ok(fs.existsSync(path.join(dir, 'state.json')), 'a stale state.json is left behind');
+  const status = await runLab(['status', '--dir', dir]);
+  assert.strictEqual(status.code, 1);
+  const again = await runLab(['up', '--dir', dir, ...owner]);
+  assert.strictEqual(again.code, 0, again.stderr);
+  const fresh = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8'));
+  assert.notStrictEqual(fresh.pid, pid);
+  assert.ok(alive(fresh.pid));
+});
+
 test('a lab whose --owner-pid exits stops by itself', async (t) => {
   const dir = makeTempDir();
   const owner = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
