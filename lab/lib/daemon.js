@@ -14,6 +14,8 @@ const YAML = require('yaml');
 const admin = require('./admin');
 const { KeyStore } = require('./s3/keys');
 const s3front = require('./s3/front');
+const k8sServer = require('./k8s/server');
+const doServer = require('./do/server');
 
 const HOST = '127.0.0.1';
 const REGION = 'nyc3';
@@ -54,19 +56,6 @@ function writePrivate(file, text, mode = 0o600) {
   fs.writeFileSync(tmp, text, { mode });
   fs.chmodSync(tmp, mode);
   fs.renameSync(tmp, file);
-}
-
-// Loads one of the lab's parts; a part that is not there (yet) is reported, not fatal.
-// TODO(lab-core): once k8s/server.js and do/server.js exist in every checkout, require them directly.
-function loadPart(relPath, label, warnings) {
-  try {
-    return require(relPath);
-  } catch (err) {
-    const why = err.code === 'MODULE_NOT_FOUND' ? err.message.split('\n')[0] : (err.stack || String(err));
-    warnings.push(`${label} not available: ${why}`);
-    log(`WARNING: ${label} is not available, the lab runs without it: ${why}`);
-    return null;
-  }
 }
 
 function rootKey(keys) {
@@ -115,7 +104,7 @@ async function closeAll(parts) {
   }
 }
 
-async function startParts(opts, tokens, keys, warnings) {
+async function startParts(opts, tokens, keys) {
   const parts = [];
   const components = {};
   const adminServer = await admin.startAdminServer({ host: HOST, port: 0, token: tokens.admin });
@@ -127,25 +116,18 @@ async function startParts(opts, tokens, keys, warnings) {
   parts.push(['s3', s3]);
   components.s3 = { url: s3.endpoint, port: s3.port };
 
-  let k8s = null;
-  const k8sServer = loadPart('./k8s/server', 'Kubernetes API (lib/k8s/server.js)', warnings);
-  if (k8sServer) {
-    k8s = await k8sServer.start({ dir: opts.dir, host: HOST, port: 0, instrument: new admin.Instrument('k8s'), token: tokens.k8s,
-      log: (line) => log(line) });
-    parts.push(['k8s', k8s]);
-    components.k8s = { url: k8s.url, port: k8s.port };
-  }
+  const k8s = await k8sServer.start({ dir: opts.dir, host: HOST, port: 0, instrument: new admin.Instrument('k8s'),
+    token: tokens.k8s, log: (line) => log(line) });
+  parts.push(['k8s', k8s]);
+  components.k8s = { url: k8s.url, port: k8s.port };
 
-  const doServer = loadPart('./do/server', 'DigitalOcean API (lib/do/server.js)', warnings);
-  if (doServer) {
-    const api = await doServer.start({
-      dir: opts.dir, host: HOST, port: 0, instrument: new admin.Instrument('do'), token: tokens.do,
-      k8s: k8s ? { url: k8s.url, caData: k8s.caData, token: k8s.token } : null, keys,
-      clusterReadyDelayMs: opts.clusterReadyDelayMs, log: (line) => log(line),
-    });
-    parts.push(['do', api]);
-    components.do = { url: api.url, port: api.port };
-  }
+  const api = await doServer.start({
+    dir: opts.dir, host: HOST, port: 0, instrument: new admin.Instrument('do'), token: tokens.do,
+    k8s: { url: k8s.url, caData: k8s.caData, token: k8s.token }, keys,
+    clusterReadyDelayMs: opts.clusterReadyDelayMs, log: (line) => log(line),
+  });
+  parts.push(['do', api]);
+  components.do = { url: api.url, port: api.port };
   return { parts, components, k8s, s3 };
 }
 
@@ -154,7 +136,6 @@ async function main() {
   fs.mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
   fs.mkdirSync(path.join(opts.dir, 'tmp'), { recursive: true, mode: 0o700 });
   const statePath = path.join(opts.dir, 'state.json');
-  const warnings = [];
   log(`lab daemon ${process.pid} starting in ${opts.dir}`);
 
   const tokens = { admin: randomToken('lab-admin-'), do: randomToken('dop_v1_'), k8s: randomToken('lab-k8s-') };
@@ -164,18 +145,18 @@ async function main() {
 
   let started;
   try {
-    started = await startParts(opts, tokens, keys, warnings);
+    started = await startParts(opts, tokens, keys);
   } catch (err) {
     log(`start failed: ${err.stack || err}`);
     process.exit(1);
   }
   const { parts, components, k8s } = started;
 
-  if (k8s) writePrivate(path.join(opts.dir, 'kubeconfig'), kubeconfigText(k8s));
+  writePrivate(path.join(opts.dir, 'kubeconfig'), kubeconfigText(k8s));
   writePrivate(path.join(opts.dir, 'env'), envText({
-    KUBECONFIG: k8s ? path.join(opts.dir, 'kubeconfig') : undefined,
-    DIGITALOCEAN_API_URL: components.do && components.do.url,
-    DIGITALOCEAN_ACCESS_TOKEN: components.do ? tokens.do : undefined,
+    KUBECONFIG: path.join(opts.dir, 'kubeconfig'),
+    DIGITALOCEAN_API_URL: components.do.url,
+    DIGITALOCEAN_ACCESS_TOKEN: tokens.do,
     SPACES_ENDPOINT: components.s3.url,
     SPACES_REGION: REGION,
     SPACES_ACCESS_KEY_ID: root.access_key,
@@ -185,7 +166,7 @@ async function main() {
   }));
   const state = {
     pid: process.pid, pgid: process.pid, dir: opts.dir, started_at: new Date().toISOString(),
-    node: process.version, latency_ms: opts.latencyMs, components, warnings,
+    node: process.version, latency_ms: opts.latencyMs, components,
   };
   writePrivate(statePath, JSON.stringify(state, null, 2) + '\n');
   for (const [name, c] of Object.entries(components)) log(`${name} listening on ${c.url}`);
