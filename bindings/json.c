@@ -157,12 +157,18 @@ static size_t add_unicode_escape(luaL_Buffer *b, const char *p, size_t left) {
 
 static char simple_escape(char c) {
   switch (c) {
-  case 'b': return '\b';
-  case 'f': return '\f';
-  case 'n': return '\n';
-  case 'r': return '\r';
-  case 't': return '\t';
-  default: return c; /* '"', '\\', '/' */
+  case 'b':
+    return '\b';
+  case 'f':
+    return '\f';
+  case 'n':
+    return '\n';
+  case 'r':
+    return '\r';
+  case 't':
+    return '\t';
+  default:
+    return c; /* '"', '\\', '/' */
   }
 }
 
@@ -240,14 +246,29 @@ static void push_object(lua_State *L, const cJSON *item, scanner *sc, int depth)
 static void push_item(lua_State *L, const cJSON *item, scanner *sc, int depth) {
   luaL_checkstack(L, 4, "JSON nested too deeply");
   switch (item->type & 0xFF) {
-  case cJSON_NULL: push_null(L); break;
-  case cJSON_False: lua_pushboolean(L, 0); break;
-  case cJSON_True: lua_pushboolean(L, 1); break;
-  case cJSON_Number: push_number_token(L, sc, item->valuedouble); break;
-  case cJSON_String: push_string_token(L, sc); break;
-  case cJSON_Array: push_array(L, item, sc, depth); break;
-  case cJSON_Object: push_object(L, item, sc, depth); break;
-  default: luaL_error(L, "unexpected cJSON item type %d", item->type);
+  case cJSON_NULL:
+    push_null(L);
+    break;
+  case cJSON_False:
+    lua_pushboolean(L, 0);
+    break;
+  case cJSON_True:
+    lua_pushboolean(L, 1);
+    break;
+  case cJSON_Number:
+    push_number_token(L, sc, item->valuedouble);
+    break;
+  case cJSON_String:
+    push_string_token(L, sc);
+    break;
+  case cJSON_Array:
+    push_array(L, item, sc, depth);
+    break;
+  case cJSON_Object:
+    push_object(L, item, sc, depth);
+    break;
+  default:
+    luaL_error(L, "unexpected cJSON item type %d", item->type);
   }
 }
 
@@ -281,8 +302,8 @@ static int fail_at(lua_State *L, const char *s, size_t offset, const char *what)
     }
   }
   lua_pushnil(L);
-  alaris_error_push(L, "invalid_json", "invalid JSON at byte %d (line %d, column %d): %s", (int)offset + 1,
-                    (int)line, (int)column, what);
+  alaris_error_push(L, "invalid_json", "invalid JSON at byte %d (line %d, column %d): %s", (int)offset + 1, (int)line,
+                    (int)column, what);
   lua_pushinteger(L, (lua_Integer)offset + 1);
   lua_setfield(L, -2, "position");
   lua_pushinteger(L, (lua_Integer)line);
@@ -349,7 +370,7 @@ static outbuf *new_outbuf(lua_State *L) {
 typedef struct encoder {
   lua_State *L;
   outbuf *out;
-  int seen;   /* stack index of the table of tables being encoded (cycle detection) */
+  int seen; /* stack index of the table of tables being encoded (cycle detection) */
   int pretty;
 } encoder;
 
@@ -394,13 +415,27 @@ static void put_string(encoder *e, const char *s, size_t len) {
     run = i + 1;
     char esc[8];
     switch (c) {
-    case '"': put(e, "\\\"", 2); break;
-    case '\\': put(e, "\\\\", 2); break;
-    case '\n': put(e, "\\n", 2); break;
-    case '\r': put(e, "\\r", 2); break;
-    case '\t': put(e, "\\t", 2); break;
-    case '\b': put(e, "\\b", 2); break;
-    case '\f': put(e, "\\f", 2); break;
+    case '"':
+      put(e, "\\\"", 2);
+      break;
+    case '\\':
+      put(e, "\\\\", 2);
+      break;
+    case '\n':
+      put(e, "\\n", 2);
+      break;
+    case '\r':
+      put(e, "\\r", 2);
+      break;
+    case '\t':
+      put(e, "\\t", 2);
+      break;
+    case '\b':
+      put(e, "\\b", 2);
+      break;
+    case '\f':
+      put(e, "\\f", 2);
+      break;
     default:
       snprintf(esc, sizeof esc, "\\u%04x", c);
       put(e, esc, 6);
@@ -562,14 +597,22 @@ static void put_value(encoder *e, int idx, int depth) {
   const char *s;
   switch (lua_type(L, idx)) {
   case LUA_TNIL:
-  case LUA_TNONE: put(e, "null", 4); break;
-  case LUA_TBOOLEAN: put_str(e, lua_toboolean(L, idx) ? "true" : "false"); break;
-  case LUA_TNUMBER: put_number(e, idx); break;
+  case LUA_TNONE:
+    put(e, "null", 4);
+    break;
+  case LUA_TBOOLEAN:
+    put_str(e, lua_toboolean(L, idx) ? "true" : "false");
+    break;
+  case LUA_TNUMBER:
+    put_number(e, idx);
+    break;
   case LUA_TSTRING:
     s = lua_tolstring(L, idx, &len);
     put_string(e, s, len);
     break;
-  case LUA_TTABLE: put_table(e, idx, depth); break;
+  case LUA_TTABLE:
+    put_table(e, idx, depth);
+    break;
   default:
     push_null(L);
     if (lua_rawequal(L, -1, idx)) {

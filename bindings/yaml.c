@@ -389,9 +389,12 @@ static int read_node(lua_State *L, reader *r, int anchors, int depth) {
       return 0;
     remember_anchor(L, e->data.scalar.anchor, anchors);
     return 1;
-  case YAML_SEQUENCE_START_EVENT: return read_sequence(L, r, anchors, depth);
-  case YAML_MAPPING_START_EVENT: return read_mapping(L, r, anchors, depth);
-  default: return fail_at_mark(r, e->start_mark, "unexpected YAML event%s", "");
+  case YAML_SEQUENCE_START_EVENT:
+    return read_sequence(L, r, anchors, depth);
+  case YAML_MAPPING_START_EVENT:
+    return read_mapping(L, r, anchors, depth);
+  default:
+    return fail_at_mark(r, e->start_mark, "unexpected YAML event%s", "");
   }
 }
 
@@ -517,8 +520,8 @@ static void emit_scalar(lua_State *L, writer *w, const char *s, size_t len, yaml
   emit(L, w, &event);
 }
 
-static const char *const YAML11_WORDS[] = {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On",
-                                           "ON", "off", "Off", "OFF", "<<", "=", NULL};
+static const char *const YAML11_WORDS[] = {"y",  "Y",  "yes", "Yes", "YES", "n",   "N",  "no", "No", "NO",
+                                           "on", "On", "ON",  "off", "Off", "OFF", "<<", "=",  NULL};
 
 /* True when a plain scalar with this text would not read back as this string: under the 1.2 core schema, or under
  * YAML 1.1 as kubectl reads it (yes/no/on/off, 0777, 1_000, 12:30, dates, .5). */
@@ -528,8 +531,7 @@ static int looks_like_another_type(lua_State *L, const char *s, size_t len) {
   if (word_in(s, YAML11_WORDS))
     return 1;
   char c = s[0];
-  if ((c >= '0' && c <= '9') || c == '.' ||
-      ((c == '-' || c == '+') && ((s[1] >= '0' && s[1] <= '9') || s[1] == '.')))
+  if ((c >= '0' && c <= '9') || c == '.' || ((c == '-' || c == '+') && ((s[1] >= '0' && s[1] <= '9') || s[1] == '.')))
     return 1;
   scalar_kind kind = push_plain(L, s, len);
   lua_pop(L, 1);
@@ -682,14 +684,21 @@ static void emit_table(lua_State *L, writer *w, int idx, int depth) {
 static void emit_value(lua_State *L, writer *w, int idx, int depth) {
   switch (lua_type(L, idx)) {
   case LUA_TNIL:
-  case LUA_TNONE: emit_scalar(L, w, "null", 4, YAML_PLAIN_SCALAR_STYLE); break;
-  case LUA_TBOOLEAN:
-    emit_scalar(L, w, lua_toboolean(L, idx) ? "true" : "false", lua_toboolean(L, idx) ? 4 : 5,
-                YAML_PLAIN_SCALAR_STYLE);
+  case LUA_TNONE:
+    emit_scalar(L, w, "null", 4, YAML_PLAIN_SCALAR_STYLE);
     break;
-  case LUA_TNUMBER: emit_number(L, w, idx); break;
-  case LUA_TSTRING: emit_string(L, w, idx); break;
-  case LUA_TTABLE: emit_table(L, w, idx, depth); break;
+  case LUA_TBOOLEAN:
+    emit_scalar(L, w, lua_toboolean(L, idx) ? "true" : "false", lua_toboolean(L, idx) ? 4 : 5, YAML_PLAIN_SCALAR_STYLE);
+    break;
+  case LUA_TNUMBER:
+    emit_number(L, w, idx);
+    break;
+  case LUA_TSTRING:
+    emit_string(L, w, idx);
+    break;
+  case LUA_TTABLE:
+    emit_table(L, w, idx, depth);
+    break;
   default:
     if (!is_null(L, idx))
       luaL_error(L, "cannot encode a %s as YAML", luaL_typename(L, idx));
