@@ -5,6 +5,7 @@
 
 const YAML = require('yaml');
 const { errors, StatusError } = require('./errors');
+const { decodeObject } = require('./protobuf');
 
 const MAX_BODY = 10 * 1024 * 1024;
 
@@ -28,8 +29,9 @@ function mediaType(req) {
   return String(req.headers['content-type'] || 'application/json').split(';')[0].trim().toLowerCase();
 }
 
-// Parses an object body; YAML for application/yaml and apply patches, JSON otherwise.
+// Parses an object body; YAML for application/yaml and apply patches, protobuf (some types), JSON otherwise.
 function parseObject(buf, type) {
+  if (type === 'application/vnd.kubernetes.protobuf') return decodeObject(Buffer.from(buf));
   const text = buf.toString('utf8');
   if (!text.trim()) throw errors.badRequest('the body of the request was empty');
   try {

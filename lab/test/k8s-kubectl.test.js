@@ -1,0 +1,214 @@
+'use strict';
+// The real kubectl against the emulated Kubernetes API: get, create -f, apply (client-side, server-side,
+// --validate=strict), delete, wait --for=condition, get -w, auth can-i (+ --as), both kubeconfig users.
+
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('fs');
+const path = require('path');
+const { startK8s, eventually } = require('./k8s-helpers');
+
+let lab;
+before(async () => { lab = await startK8s(); });
+after(async () => { await lab.stop(); });
+
+function manifest(name, text) {
+  const file = path.join(lab.dir, name);
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+const DEPLOYMENT = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: default
+  labels: {app: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.27
+        ports: [{containerPort: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 80}]
+`;
+
+test('kubectl get namespaces lists the four default namespaces (token user and certificate user)', async () => {
+  for (const ctx of ['lab', 'lab-cert']) {
+    const r = await lab.kubectl(['--context', ctx, 'get', 'namespaces', '-o', 'name']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n').sort(),
+      ['namespace/default', 'namespace/kube-node-lease', 'namespace/kube-public', 'namespace/kube-system']);
+  }
+  const table = await lab.kubectl(['get', 'namespaces']);
+  assert.match(table.stdout, /^NAME\s+STATUS\s+AGE\n/);
+  assert.match(table.stdout, /kube-system\s+Active\s+\d+s/);
+});
+
+test('wrong credentials get 401 from kubectl', async () => {
+  const bad = path.join(lab.dir, 'bad-kubeconfig');
+  fs.writeFileSync(bad, fs.readFileSync(lab.kubeconfig, 'utf8').replace(lab.k8s.token, 'not-the-token'));
+  const r = await lab.kubectl(['--kubeconfig', bad, '--context', 'lab', 'get', 'ns']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /Unauthorized|must be logged in/);
+});
+
+test('create -f, get, client-side apply, server-side apply and delete', async () => {
+  const file = manifest('web.yaml', DEPLOYMENT);
+  let r = await lab.kubectl(['create', '-f', file]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /deployment.apps\/web created/);
+  assert.match(r.stdout, /service\/web created/);
+
+  r = await lab.kubectl(['create', '-f', file]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /AlreadyExists|already exists/);
+
+  r = await lab.kubectl(['get', 'svc', 'web', '-o', 'jsonpath={.spec.clusterIP}']);
+  assert.match(r.stdout, /^127\.100\.\d+\.\d+$/);
+
+  const scaled = manifest('web-3.yaml', DEPLOYMENT.replace('replicas: 2', 'replicas: 3'));
+  r = await lab.kubectl(['apply', '-f', scaled]);
+  assert.equal(r.code, 0, r.stderr);
+  r = await lab.kubectl(['get', 'deploy', 'web', '-o', 'jsonpath={.spec.replicas} {.metadata.generation}']);
+  assert.equal(r.stdout, '3 2');
+
+  const ssa = manifest('web-4.yaml', DEPLOYMENT.replace('replicas: 2', 'replicas: 4'));
+  r = await lab.kubectl(['apply', '--server-side', '--force-conflicts', '-f', ssa]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /serverside-applied/);
+  r = await lab.kubectl(['get', 'deploy', 'web', '-o', 'json']);
+  const dep = JSON.parse(r.stdout);
+  assert.equal(dep.spec.replicas, 4);
+
+  r = await lab.kubectl(['delete', '-f', file]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /deployment.apps "web" deleted/);
+  r = await lab.kubectl(['get', 'deploy', 'web']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /NotFound|not found/);
+});
+
+test('apply --validate=strict rejects an unknown field of a CNPG Cluster and names it', async () => {
+  const bad = manifest('pg.yaml', `apiVersion: postgresql.cnpg.io/v1
+kind: Cluster
+metadata: {name: pg-strict, namespace: default}
+spec:
+  instances: 1
+  storage: {size: 1Gi}
+  bogusField: true
+`);
+  let r = await lab.kubectl(['apply', '--validate=strict', '-f', bad]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /unknown field "spec\.bogusField"/);
+  r = await lab.kubectl(['get', 'clusters.postgresql.cnpg.io', 'pg-strict']);
+  assert.notEqual(r.code, 0, 'nothing was stored');
+
+  fs.writeFileSync(bad, fs.readFileSync(bad, 'utf8').replace('  bogusField: true\n', ''));
+  r = await lab.kubectl(['apply', '--validate=strict', '-f', bad]);
+  assert.equal(r.code, 0, r.stderr);
+  r = await lab.kubectl(['get', 'clusters']);
+  assert.match(r.stdout, /^NAME\s+AGE\s+INSTANCES\s+READY\s+STATUS\s+PRIMARY/);
+  assert.match(r.stdout, /pg-strict/);
+});
+
+test('kubectl wait --for=condition returns once a controller sets the condition', async () => {
+  const file = manifest('job.yaml', `apiVersion: batch/v1
+kind: Job
+metadata: {name: once, namespace: default}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: busybox}]
+`);
+  assert.equal((await lab.kubectl(['create', '-f', file])).code, 0);
+  const waiting = lab.kubectl(['wait', '--for=condition=Complete', 'job/once', '--timeout=15s']);
+  setTimeout(() => {
+    const job = lab.store.get('batch/v1', 'Job', 'default', 'once');
+    job.status = { succeeded: 1, conditions: [{ type: 'Complete', status: 'True', lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') }] };
+    lab.store.updateStatus(job);
+  }, 500);
+  const r = await waiting;
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /job.batch\/once condition met/);
+});
+
+test('kubectl get -w prints objects as they are created', async () => {
+  const w = lab.kubectlStream(['get', 'configmaps', '-n', 'default', '-w', '--request-timeout=20s']);
+  try {
+    await new Promise((r) => setTimeout(r, 700)); // let kubectl list and start watching
+    lab.store.createObject({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'watched-cm', namespace: 'default' }, data: { a: '1' } });
+    await eventually(() => /watched-cm\s+1\s+\d+s/.test(w.output()), 8000, 'kubectl get -w to print watched-cm');
+  } finally {
+    await w.stop();
+  }
+});
+
+test('kubectl auth can-i, with and without --as, follows stored RBAC', async () => {
+  let r = await lab.kubectl(['auth', 'can-i', 'delete', 'namespaces']);
+  assert.equal(r.stdout.trim(), 'yes');
+
+  const rbac = manifest('rbac.yaml', `apiVersion: v1
+kind: Namespace
+metadata: {name: ops}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: pod-reader, namespace: ops}
+rules:
+- apiGroups: [""]
+  resources: [pods, pods/log]
+  verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: ops-reader, namespace: ops}
+subjects: [{kind: ServiceAccount, name: ops-reader, namespace: ops}]
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: pod-reader}
+`);
+  r = await lab.kubectl(['apply', '-f', rbac]);
+  assert.equal(r.code, 0, r.stderr);
+
+  const as = '--as=system:serviceaccount:ops:ops-reader';
+  r = await lab.kubectl(['auth', 'can-i', 'list', 'pods', '-n', 'ops', as]);
+  assert.equal(r.stdout.trim(), 'yes');
+  r = await lab.kubectl(['auth', 'can-i', 'get', 'pods/log', '-n', 'ops', as]);
+  assert.equal(r.stdout.trim(), 'yes');
+  r = await lab.kubectl(['auth', 'can-i', 'delete', 'pods', '-n', 'ops', as]);
+  assert.equal(r.stdout.trim(), 'no');
+  assert.equal(r.code, 1);
+  r = await lab.kubectl(['auth', 'can-i', 'list', 'pods', '-n', 'default', as]);
+  assert.equal(r.stdout.trim(), 'no');
+
+  r = await lab.kubectl(['get', 'secrets', '-n', 'ops', as]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /secrets is forbidden: User "system:serviceaccount:ops:ops-reader" cannot list resource "secrets" in API group "" in the namespace "ops"/);
+});
+
+test('kubectl create for typed-client kinds (namespace, configmap, secret, role binding)', async () => {
+  let r = await lab.kubectl(['create', 'namespace', 'typed']);
+  assert.equal(r.code, 0, r.stderr);
+  r = await lab.kubectl(['-n', 'typed', 'create', 'configmap', 'cfg', '--from-literal=greeting=hello']);
+  assert.equal(r.code, 0, r.stderr);
+  r = await lab.kubectl(['-n', 'typed', 'create', 'secret', 'generic', 'pw', '--from-literal=password=s3cr3t']);
+  assert.equal(r.code, 0, r.stderr);
+  r = await lab.kubectl(['-n', 'typed', 'create', 'rolebinding', 'view-cfg', '--clusterrole=view', '--user=alice']);
+  assert.equal(r.code, 0, r.stderr);
+  const cm = lab.store.get('v1', 'ConfigMap', 'typed', 'cfg');
+  assert.deepEqual(cm.data, { greeting: 'hello' });
+  const secret = lab.store.get('v1', 'Secret', 'typed', 'pw');
+  assert.equal(Buffer.from(secret.data.password, 'base64').toString(), 's3cr3t');
+  const rb = lab.store.get('rbac.authorization.k8s.io/v1', 'RoleBinding', 'typed', 'view-cfg');
+  assert.deepEqual(rb.subjects, [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'alice' }]);
+});
