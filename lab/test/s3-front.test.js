@@ -8,7 +8,7 @@ const test = require('node:test');
 const assert = require('node:assert');
 const crypto = require('crypto');
 const { execFile } = require('child_process');
-const { startLab, httpRequest, signHeaders, awsChunkedBody, sha256 } = require('./helpers');
+const { startLab, admin, httpRequest, signHeaders, awsChunkedBody, sha256 } = require('./helpers');
 const { KeyStore } = require('../lib/s3/keys');
 
 function errorCode(body) {
@@ -143,6 +143,28 @@ test('the Spaces front', async (t) => {
       assert.strictEqual((await s3('/vh', { method: 'PUT', body: 'via vhost', host })).status, 200);
     }
     assert.strictEqual((await s3('/front-a/vh')).body, 'via vhost');
+  });
+
+  await t.test('the admin endpoint sees every S3 request, and its faults and latency apply to S3', async () => {
+    assert.strictEqual((await admin(lab.env, 'DELETE', '/requests')).status, 204);
+    await s3('/front-a/k1');
+    await s3('/front-a/nope');
+    await s3('/front-a/k1', { key: { accessKey: root.accessKey, secretKey: 'wrong' } });
+    const log = (await admin(lab.env, 'GET', '/requests?target=s3')).body;
+    assert.deepStrictEqual(log.requests.map((r) => [r.method, r.path, r.status]),
+      [['GET', '/front-a/k1', 200], ['GET', '/front-a/nope', 404], ['GET', '/front-a/k1', 403]]);
+
+    await admin(lab.env, 'POST', '/faults', { target: 's3', method: 'GET', path: '^/front-a/', status: 503, count: 1 });
+    const slow = await s3('/front-a/k1');
+    assert.strictEqual(slow.status, 503);
+    assert.strictEqual(errorCode(slow.body).code, 'SlowDown');
+    assert.strictEqual((await s3('/front-a/k1')).status, 200);
+
+    await admin(lab.env, 'PUT', '/latency', { ms: 120, target: 's3' });
+    const t0 = Date.now();
+    assert.strictEqual((await s3('/front-a/k1')).status, 200);
+    assert.ok(Date.now() - t0 >= 115, 'latency applies');
+    await admin(lab.env, 'PUT', '/latency', { ms: null, target: 's3' });
   });
 
   await t.test('ListObjectsV2 pages past 1,000 keys with continuation tokens', async () => {
