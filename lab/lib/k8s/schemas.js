@@ -74,6 +74,7 @@ function fillNode(node, raw, ctx) {
   if (raw.items && typeof raw.items === 'object') node.items = compile(raw.items, ctx);
   // A built-in object schema with neither properties nor additionalProperties (FieldsV1, RawExtension) is free-form.
   if (ctx.builtin && node.type === 'object' && !node.properties && !node.additional) node.preserveUnknown = true;
+  if (ctx.builtin) node.builtin = true;
   return node;
 }
 
