@@ -46,7 +46,8 @@ local function config_error(message)
 end
 
 -- s3.client{endpoint, region, access_key, secret_key, session_token, path_style, multipart_threshold, part_size,
--- timeout, connect_timeout} -> client | nil, err. Missing fields come from SPACES_* then AWS_* variables.
+-- timeout, connect_timeout} -> client | nil, err. Missing fields come from SPACES_* then AWS_* variables; the
+-- region of a *.digitaloceanspaces.com endpoint given here is its first label.
 function s3.client(opts)
   opts = opts or {}
   local endpoint = opts.endpoint or env("SPACES_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
@@ -63,8 +64,8 @@ function s3.client(opts)
   if token then alaris.secret(token) end
   local self = setmetatable({
     endpoint = parsed, access_key = access_key, secret_key = secret_key, session_token = token,
-    region = opts.region or env("SPACES_REGION", "AWS_REGION", "AWS_DEFAULT_REGION")
-      or spaces_region(parsed.authority) or "us-east-1",
+    region = opts.region or (opts.endpoint and spaces_region(parsed.authority))
+      or env("SPACES_REGION", "AWS_REGION", "AWS_DEFAULT_REGION") or spaces_region(parsed.authority) or "us-east-1",
     path_style = opts.path_style ~= false,
   }, Client)
   for name, default in pairs(DEFAULTS) do self[name] = opts[name] or default end
@@ -154,10 +155,13 @@ end
 -- ---- requests ----
 
 local IDEMPOTENT = { GET = true, HEAD = true, PUT = true, DELETE = true }
+-- S3 asks clients to retry 500 InternalError ("Please try again"), as the AWS SDKs do; alaris.http does not.
+local INTERNAL_ERROR_RETRIES = 2
 
 -- One signed request. opts: query (list of {name, value}), headers (list of pairs), body, on_data,
 -- read_error_body (for a body streamed elsewhere), not_found (the code of a bodiless 404).
--- Returns the http response (status < 300) or nil, err.
+-- Idempotent requests are retried on connection resets, 429, 500, 502-504. Returns the response (status < 300)
+-- or nil, err.
 function Client:request(method, bucket, key, opts)
   opts = opts or {}
   local url = self:url(bucket, key, opts.query)
@@ -167,11 +171,17 @@ function Client:request(method, bucket, key, opts)
     access_key = self.access_key, secret_key = self.secret_key, session_token = self.session_token,
     region = self.region, service = "s3", normalize_path = false, double_encode = false, sign_body = true,
   }
-  local resp, err = http().request {
+  local request = {
     method = method, url = url, headers = signed.headers, body = body ~= "" and body or nil,
     timeout = self.timeout, connect_timeout = self.connect_timeout, on_data = opts.on_data,
     retry = IDEMPOTENT[method] and { attempts = 3, backoff = 0.2 } or nil,
   }
+  local resp, err = http().request(request)
+  for attempt = 1, INTERNAL_ERROR_RETRIES do
+    if not (resp and resp.status == 500 and IDEMPOTENT[method] and not opts.on_data) then break end
+    alaris.sleep(0.1 * 2 ^ attempt * (0.5 + math.random() / 2))
+    resp, err = http().request(request)
+  end
   if not resp then return nil, err end
   if resp.status >= 300 then
     local text = resp.body
