@@ -501,6 +501,7 @@ static void configure(lua_State *L, transfer *t, const char *url, const char *me
   SETOPT(L, t, CURLOPT_ERRORBUFFER, t->errbuf, "errors");
   SETOPT(L, t, CURLOPT_NOSIGNAL, 1L, "nosignal");
   SETOPT(L, t, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS, "HTTP/2");
+  SETOPT(L, t, CURLOPT_PIPEWAIT, 1L, "HTTP/2"); /* concurrent requests to a new host wait to share one h2 connection */
   SETOPT(L, t, CURLOPT_TCP_KEEPALIVE, 1L, "keepalive");
   SETOPT(L, t, CURLOPT_WRITEFUNCTION, on_body, "write");
   SETOPT(L, t, CURLOPT_WRITEDATA, (void *)t, "write");

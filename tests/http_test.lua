@@ -130,6 +130,9 @@ T.test("POST sends the body and headers given as a map", function()
   T.eq(find_header(e, "content-type"), "application/json")
   T.eq(find_header(e, "content-length"), "7")
   T.eq(find_header(e, "expect"), nil, "no Expect: 100-continue round trip")
+  T.eq(find_header(e, "accept"), "*/*", "libcurl's default Accept")
+  e = json.decode(assert(http.request { url = url("/echo"), headers = { Accept = false } }).body)
+  T.eq(find_header(e, "accept"), nil, "a false value removes a default header")
 end)
 
 T.test("headers given as a list keep their order and duplicates", function()
@@ -314,6 +317,25 @@ T.test("requests in concurrent tasks overlap", function()
   T.ok(alaris.now() - t0 < 2.5, "5 requests of 1 s took " .. (alaris.now() - t0) .. " s")
 end)
 
+T.test("concurrent HTTPS requests share one HTTP/2 connection", function()
+  local before = get_json("/stats").tls_connections
+  local ca = pem("ca.crt") .. "\n" -- TLS settings no earlier request used: no cached connection fits
+  assert(http.request { url = https_url("/echo"), ca_data = ca })
+  local t0 = alaris.now()
+  local tasks = {}
+  for i = 1, 5 do
+    tasks[i] = alaris.spawn(function() return http.request { url = https_url("/sleep?ms=500"), ca_data = ca } end)
+  end
+  for i = 1, 5 do
+    local ok, r = alaris.wait(tasks[i])
+    T.ok(ok, "task " .. i .. " ended")
+    T.eq(r.status, 200)
+    T.eq(r.http_version, "2")
+  end
+  T.ok(alaris.now() - t0 < 1.5, "they overlapped")
+  T.eq(get_json("/stats").tls_connections - before, 1, "one new TLS connection for all six")
+end)
+
 T.test("retry: 503 twice then 200", function()
   local key = new_key()
   local r = assert(http.request { url = url("/flaky?fail=2&status=503&key=" .. key), retry = { attempts = 3, backoff = 0.05 } })
@@ -398,6 +420,10 @@ T.test("misuse raises", function()
   local msg = T.raises(function() http.request { url = url("/"), headers = { ["X-A"] = "v\r\nInjected: 1" } } end)
   T.not_contains(msg, "Injected")
   T.raises(function() http.request { url = url("/"), retry = { attempts = 0 } } end, "attempts")
+  T.raises(function() http.request { url = url("/"), method = "HEAD", body = "x" } end, "HEAD")
+  T.raises(function() http.request { url = url("/"), headers = { ["Bad Name"] = "x" } } end, "header name")
+  local _, err = http.request { url = "ftp://127.0.0.1/file" }
+  T.eq(err and err.code, "url", "only http and https")
 end)
 
 T.run_all()
