@@ -8,7 +8,7 @@ const assert = require('node:assert');
 const fs = require('fs');
 const path = require('path');
 const { execFile } = require('child_process');
-const { startLab, makeTempDir } = require('./helpers');
+const { startLab, makeTempDir, admin } = require('./helpers');
 const { KeyStore } = require('../lib/s3/keys');
 
 function run(cmd, args, { env = {}, input, timeout = 60000 } = {}) {
@@ -123,6 +123,22 @@ for region in ('nyc3', 'us-east-1'):
     const ok = await python(code, root);
     assert.strictEqual(ok.code, 0, ok.stderr);
     assert.strictEqual(ok.stdout, 'signed for nyc3\nsigned for us-east-1\n');
+    const multipart = await python(`${BOTO}
+import io, hashlib
+from boto3.s3.transfer import TransferConfig
+data = bytes(range(256)) * (12 * 4096)
+cfg = TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024, max_concurrency=3)
+c = client()
+c.upload_fileobj(io.BytesIO(data), 'tenant-a', 'boto/multipart', Config=cfg)
+head = c.head_object(Bucket='tenant-a', Key='boto/multipart')
+back = c.get_object(Bucket='tenant-a', Key='boto/multipart')['Body'].read()
+print(head['ContentLength'], hashlib.sha256(back).hexdigest() == hashlib.sha256(data).hexdigest())
+`, root);
+    assert.strictEqual(multipart.stdout.trim(), `${12 * 1024 * 1024} True`, multipart.stderr);
+    const log = (await admin(env, 'GET', '/requests?target=s3&method=PUT')).body.requests;
+    const parts = log.filter((r) => r.path === '/tenant-a/boto/multipart' && /[?&]partNumber=\d+/.test(r.url));
+    assert.strictEqual(parts.length, 3, 'uploaded as three parts');
+    assert.ok(parts.every((r) => r.status === 200));
     const wrong = await python(`${BOTO}
 try:
     client().list_objects_v2(Bucket='tenant-a')

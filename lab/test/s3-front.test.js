@@ -6,6 +6,8 @@
 
 const test = require('node:test');
 const assert = require('node:assert');
+const fs = require('fs');
+const path = require('path');
 const crypto = require('crypto');
 const { execFile } = require('child_process');
 const { startLab, admin, httpRequest, signHeaders, awsChunkedBody, sha256 } = require('./helpers');
@@ -107,6 +109,17 @@ test('the Spaces front', async (t) => {
     assert.strictEqual((await s3('/front-a/liar')).status, 404);
     const unsigned = await s3('/front-a/unsigned', { method: 'PUT', body: 'free', payloadHash: 'UNSIGNED-PAYLOAD' });
     assert.strictEqual(unsigned.status, 200);
+  });
+
+  await t.test('a large upload (spooled to a file while its hash is checked) round-trips and leaves no temp file', async () => {
+    const data = crypto.randomBytes(12 * 1024 * 1024);
+    const put = await s3('/front-a/large', { method: 'PUT', body: data });
+    assert.strictEqual(put.status, 200, put.body);
+    const got = await s3('/front-a/large');
+    assert.ok(got.raw.equals(data));
+    const liar = await s3('/front-a/large-liar', { method: 'PUT', body: data, payloadHash: sha256('other') });
+    assert.strictEqual(errorCode(liar.body).code, 'XAmzContentSHA256Mismatch');
+    assert.deepStrictEqual(fs.readdirSync(path.join(lab.dir, 'tmp')), []);
   });
 
   await t.test('aws-chunked uploads with chunk signatures are decoded; a bad chunk is refused', async () => {
