@@ -385,6 +385,21 @@ test('CRD schemas: types, minimum, enums, patterns and required fields answer li
   assert.deepEqual(validator.validate(noSpec).causes, [{ reason: 'FieldValueRequired', message: 'Required value', field: 'spec.instances' }]);
 });
 
+test('CRD presence rules (x-kubernetes-validations) of the CNPG and barman-cloud CRDs are enforced', () => {
+  const store = clone(objectStore);
+  store.spec.configuration.serverName = 'pg-tenant-a';
+  assert.deepEqual(validator.validate(store).causes, [{
+    reason: 'FieldValueForbidden', field: 'spec.configuration.serverName',
+    message: "Forbidden: use the 'serverName' plugin parameter in the Cluster resource",
+  }]);
+  const both = clone(cluster);
+  both.spec.imageName = 'ghcr.io/cloudnative-pg/postgresql:16';
+  both.spec.imageCatalogRef = { apiGroup: 'postgresql.cnpg.io', kind: 'ImageCatalog', name: 'pg', major: 16 };
+  assert.deepEqual(validator.validate(both).causes, [{
+    reason: 'FieldValueInvalid', field: 'spec', message: 'Invalid value: "object": imageName and imageCatalogRef are mutually exclusive',
+  }]);
+});
+
 test('custom resources get ObjectMeta checks and subdomain names; removeCRD takes the kind away', () => {
   const obj = clone(objectStore);
   obj.metadata.name = 'PG_Store';

@@ -75,6 +75,7 @@ function fillNode(node, raw, ctx) {
   // A built-in object schema with neither properties nor additionalProperties (FieldsV1, RawExtension) is free-form.
   if (ctx.builtin && node.type === 'object' && !node.properties && !node.additional) node.preserveUnknown = true;
   if (ctx.builtin) node.builtin = true;
+  else if (Array.isArray(raw['x-kubernetes-validations'])) node.celRules = raw['x-kubernetes-validations'];
   return node;
 }
 

@@ -2,7 +2,8 @@
 // structural validation against the vendored OpenAPI v3 schemas (built-in kinds) and CRD openAPIV3Schemas (types,
 // required, enums, formats, patterns, bounds, list sets/maps), unknown fields per fieldValidation, object metadata
 // rules, then a few semantic rules users meet often (validation/rules.js). `prune` gives what the server stores.
-// Not done: CEL rules (`x-kubernetes-validations`) of CRDs are ignored; defaulting is not applied; update-only
+// Not done: CEL rules (`x-kubernetes-validations`) of CRDs are not evaluated beyond plain presence tests
+// (validation/cel.js); defaulting is not applied; update-only
 // rules (immutable fields) are the server's business.
 'use strict';
 const { BuiltinSchemas, compileCRDSchema, parseApiVersion, gvKey, ANY } = require('./schemas');
@@ -10,6 +11,7 @@ const E = require('./validation/errors');
 const meta = require('./validation/meta');
 const formats = require('./validation/formats');
 const rules = require('./validation/rules');
+const cel = require('./validation/cel');
 
 const isObject = meta.isPlainObject;
 const STRING_NODE = Object.freeze({ type: 'string', required: Object.freeze([]) });
@@ -106,6 +108,7 @@ class Walk {
     }
     this.required(v, node, path);
     this.objectBounds(v, node, path);
+    if (node.celRules) cel.check(v, node.celRules, path, this.causes);
   }
 
   embeddedMeta(key, child, path, go) {
