@@ -274,6 +274,8 @@ T.test("TLS with the wrong CA fails with code tls; insecure = true skips verific
   T.eq(err and err.code, "tls")
   r = assert(http.request { url = https_url("/echo"), insecure = true })
   T.eq(r.status, 200)
+  r, err = http.request { url = https_url("/echo") }
+  T.eq(err and err.code, "tls", "the unverified connection is not reused for a verifying request")
 end)
 
 T.test("a client certificate and key given in memory", function()
@@ -361,6 +363,24 @@ T.test("retry honours Retry-After: 1 on 429", function()
   T.ok(alaris.now() - t0 >= 0.95, "waited the second asked for")
   T.eq(count_of(key), 2)
   T.eq(http.parse_date("Wed, 21 Oct 2015 07:28:00 GMT"), 1445412480)
+end)
+
+T.test("retry honours Retry-After given as an HTTP date", function()
+  local key = new_key()
+  local when = os.date("!%a, %d %b %Y %H:%M:%S GMT", os.time() + 2):gsub(" ", "%%20")
+  local t0 = alaris.now()
+  local r = assert(http.request {
+    url = url("/flaky?fail=1&status=503&retry_after=" .. when .. "&key=" .. key), retry = { attempts = 2, backoff = 0.01 },
+  })
+  T.eq(r.status, 200)
+  T.ok(alaris.now() - t0 >= 0.9, "waited until the date")
+  T.eq(count_of(key), 2)
+  key = new_key()
+  r = assert(http.request {
+    url = url("/flaky?fail=1&status=503&retry_after=3600&key=" .. key), retry = { attempts = 2, max_delay = 5 },
+  })
+  T.eq(r.status, 503, "a Retry-After beyond max_delay is not waited for")
+  T.eq(count_of(key), 1)
 end)
 
 T.test("POST is never retried", function()
