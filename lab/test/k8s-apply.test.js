@@ -163,6 +163,17 @@ test('lists of type map merge per key: two managers each own their container and
   assert.equal(live.spec.template.spec.containers[0].env.length, 2, "mesh's env entry survives alaris's apply");
 });
 
+test('an item dropped from a keyed list by its only owner is removed, with fields nobody owned inside it', () => {
+  const two = deployment();
+  two.spec.template.spec.containers.push({ name: 'worker', image: 'worker:1' });
+  let live = applyAs(null, two, 'alaris').object;
+  // A field nobody manages (as if defaulted by the server) inside the item goes with it.
+  live.spec.template.spec.containers[1].terminationMessagePath = '/dev/termination-log';
+  const { object } = applyAs(live, deployment(), 'alaris');
+  assert.deepEqual(object.spec.template.spec.containers.map((c) => c.name), ['app']);
+  assert.equal('k:{"name":"worker"}' in entry(object, 'alaris').fieldsV1['f:spec']['f:template']['f:spec']['f:containers'], false);
+});
+
 test('atomic lists and maps are replaced whole and owned as one field', () => {
   const withArgs = deployment();
   withArgs.spec.template.spec.containers[0].args = ['--port', '8080'];
