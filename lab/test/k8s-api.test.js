@@ -300,3 +300,22 @@ test('Table output for kubectl: columns and rows', async () => {
   assert.equal(row.cells[1], 'Active');
   assert.equal(row.object.kind, 'PartialObjectMetadata');
 });
+
+test('server-side apply: fieldManager required, managers conflict with 409, force moves ownership', async () => {
+  const url = '/api/v1/namespaces/default/configmaps/ssa';
+  const body = (v) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  shared: "${v}"\n`;
+  const apply = (manager, v, force) => lab.request('PATCH', `${url}?${manager ? `fieldManager=${manager}` : ''}${force ? '&force=true' : ''}`,
+    { contentType: 'application/apply-patch+yaml', body: body(v) });
+  assertStatus(await apply('', 'x'), 422, 'Invalid');
+  const created = await apply('alpha', 'a');
+  assert.equal(created.status, 201, created.text);
+  assert.equal(created.body.metadata.managedFields[0].manager, 'alpha');
+  const conflict = await apply('beta', 'b');
+  assertStatus(conflict, 409, 'Conflict');
+  assert.match(conflict.body.message, /^Apply failed with 1 conflict: conflict with "alpha"/);
+  assert.deepEqual(conflict.body.details.causes.map((c) => [c.reason, c.field]), [['FieldManagerConflict', '.data.shared']]);
+  const forced = await apply('beta', 'b', true);
+  assert.equal(forced.status, 200, forced.text);
+  assert.equal(forced.body.data.shared, 'b');
+  assert.deepEqual(forced.body.metadata.managedFields.map((m) => m.manager), ['beta']);
+});

@@ -79,13 +79,13 @@ async function startK8s(opts = {}) {
   }
 
   // Opens a watch; collects events. Returns {events, waitFor(pred, ms), close(), ended}.
-  function watch(urlPath) {
+  function watch(urlPath, { headers = {} } = {}) {
     const events = [];
     const waiters = [];
     let buf = '';
     let req;
     const ended = new Promise((resolve, reject) => {
-      req = https.request(`${k8s.url}${urlPath}`, { headers: { Authorization: `Bearer ${k8s.token}`, Accept: 'application/json' }, agent }, (res) => {
+      req = https.request(`${k8s.url}${urlPath}`, { headers: Object.assign({ Authorization: `Bearer ${k8s.token}`, Accept: 'application/json' }, headers), agent }, (res) => {
         res.on('data', (d) => {
           buf += d;
           let i;

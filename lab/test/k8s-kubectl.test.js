@@ -84,12 +84,17 @@ test('create -f, get, client-side apply, server-side apply and delete', async ()
   assert.equal(r.stdout, '3 2');
 
   const ssa = manifest('web-4.yaml', DEPLOYMENT.replace('replicas: 2', 'replicas: 4'));
+  r = await lab.kubectl(['apply', '--server-side', '-f', ssa]);
+  assert.notEqual(r.code, 0, 'replicas belongs to the client-side apply manager');
+  assert.match(r.stderr, /Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using apps\/v1: \.spec\.replicas/);
   r = await lab.kubectl(['apply', '--server-side', '--force-conflicts', '-f', ssa]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /serverside-applied/);
   r = await lab.kubectl(['get', 'deploy', 'web', '-o', 'json']);
   const dep = JSON.parse(r.stdout);
   assert.equal(dep.spec.replicas, 4);
+  const managers = lab.store.get('apps/v1', 'Deployment', 'default', 'web').metadata.managedFields;
+  assert.ok(managers.find((m) => m.manager === 'kubectl' && m.operation === 'Apply' && m.fieldsV1['f:spec']['f:replicas']));
 
   r = await lab.kubectl(['delete', '-f', file]);
   assert.equal(r.code, 0, r.stderr);

@@ -88,9 +88,17 @@ function validate(ctx, res, obj, operation) {
   return { obj, warnings: result.warnings || [] };
 }
 
+// What apply.js needs to know of the type: its schema (through the validator, which knows the CRDs) and
+// whether status is a subresource.
+function ssaOptions(ctx) {
+  const opts = { statusSubresource: !!(ctx.route && ctx.route.resource.subresources.status) };
+  if (ctx.validator) opts.validator = ctx.validator;
+  return opts;
+}
+
 function recordManager(ctx, oldObj, newObj, subresource) {
   if (!ctx.apply || !ctx.apply.recordUpdate) return newObj;
-  const r = ctx.apply.recordUpdate(oldObj, newObj, { manager: fieldManagerOf(ctx.req, ctx.query), operation: 'Update', subresource });
+  const r = ctx.apply.recordUpdate(oldObj, newObj, Object.assign(ssaOptions(ctx), { manager: fieldManagerOf(ctx.req, ctx.query), operation: 'Update', subresource }));
   return r && r.metadata ? r : newObj;
 }
 
@@ -219,8 +227,11 @@ function serverSideApply(ctx, route, live, applied) {
     // Without apply.js: a plain merge (no managedFields, no conflicts), enough for simple applies.
     return live ? mergePatch(live, applied) : applied;
   }
-  const r = ctx.apply.serverSideApply(live, applied, { manager, force, subresource: route.subresource });
-  if (r.conflicts && r.conflicts.length && !force) throw applyConflict(r.conflicts);
+  const r = ctx.apply.serverSideApply(live, applied, Object.assign(ssaOptions(ctx), { manager, force, subresource: route.subresource }));
+  if (r.conflicts && r.conflicts.length && !force) {
+    if (ctx.apply.conflictStatus) throw StatusError.fromStatus(ctx.apply.conflictStatus(r.conflicts));
+    throw applyConflict(r.conflicts);
+  }
   return r.object;
 }
 
