@@ -503,6 +503,9 @@ static void configure(lua_State *L, transfer *t, const char *url, const char *me
   SETOPT(L, t, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS, "HTTP/2");
   SETOPT(L, t, CURLOPT_PIPEWAIT, 1L, "HTTP/2"); /* concurrent requests to a new host wait to share one h2 connection */
   SETOPT(L, t, CURLOPT_TCP_KEEPALIVE, 1L, "keepalive");
+  SETOPT(L, t, CURLOPT_USERAGENT, "alaris/" ALARIS_VERSION, "user agent"); /* a User-Agent header replaces it */
+  /* Never join a resolver thread still waiting on DNS when a request is cancelled: that would stall the loop. */
+  SETOPT(L, t, CURLOPT_QUICK_EXIT, 1L, "quick exit");
   SETOPT(L, t, CURLOPT_WRITEFUNCTION, on_body, "write");
   SETOPT(L, t, CURLOPT_WRITEDATA, (void *)t, "write");
   SETOPT(L, t, CURLOPT_HEADERFUNCTION, on_header, "headers");
