@@ -368,7 +368,10 @@ static void push_connect_message(lua_State *L, const char *raw, char sqlstate[6]
 
 /* --- connections ---------------------------------------------------------------------------------------------- */
 
-enum phase { PHASE_IDLE, PHASE_PREPARE, PHASE_DESCRIBE, PHASE_EXECUTE };
+/* A command's steps: SEND waits until the socket takes the first message (so a task that cannot wait, being
+ * cancelled or a nested coroutine, raises before anything reaches the server); PREPARE and DESCRIBE learn the
+ * parameter types when they decide the format; EXECUTE gathers the results. */
+enum phase { PHASE_IDLE, PHASE_SEND, PHASE_PREPARE, PHASE_DESCRIBE, PHASE_EXECUTE };
 
 typedef struct notice {
   char *severity, *sqlstate, *message, *detail, *hint;
@@ -380,6 +383,7 @@ typedef struct pg_conn {
   int busy;              /* a task waits for a query on this connection */
   alaris_task *waiter;
   enum phase phase;
+  int simple;            /* db:exec: the simple query protocol */
   int flushing, copy_out, copy_refused;
   PGresult *result;      /* the last result of the command in flight */
   PGresult *error;       /* its first error */
@@ -428,7 +432,7 @@ static void end_command(pg_conn *pc) {
   PQclear(pc->result);
   PQclear(pc->error);
   pc->result = pc->error = NULL;
-  pc->busy = pc->flushing = pc->copy_out = pc->copy_refused = 0;
+  pc->busy = pc->simple = pc->flushing = pc->copy_out = pc->copy_refused = 0;
   pc->waiter = NULL;
   pc->phase = PHASE_IDLE;
 }
@@ -463,8 +467,17 @@ static pg_conn *check_open(lua_State *L, int idx) {
   return pc;
 }
 
+/* An open connection no other task is using. A command this very task left behind was abandoned by an error
+ * raised at its wait: before anything was sent it is simply dropped, after that the connection is unusable. */
 static pg_conn *check_idle(lua_State *L, int idx) {
   pg_conn *pc = check_open(L, idx);
+  if (pc->busy && pc->waiter == alaris_current_task(L)) {
+    if (pc->phase != PHASE_SEND) {
+      close_conn(pc, "its query was interrupted");
+      check_open(L, idx);
+    }
+    end_command(pc);
+  }
   if (pc->busy)
     luaL_error(L, "the connection is busy with a query of another task");
   return pc;
@@ -882,10 +895,17 @@ static int fail_connection(lua_State *L, pg_conn *pc) {
   return 2;
 }
 
+/* The command is over; a connection the server ended meanwhile (57P01 ...) is closed, not left half-alive. */
+static void end_or_close(pg_conn *pc) {
+  if (PQstatus(pc->conn) == CONNECTION_BAD)
+    close_conn(pc, "the connection to the server was lost");
+  end_command(pc);
+}
+
 static int finish_error(lua_State *L, pg_conn *pc) {
   PGresult **held = hold_result(L, pc->error);
   pc->error = NULL;
-  end_command(pc);
+  end_or_close(pc);
   fail_sql(L, *held);
   PQclear(*held);
   *held = NULL;
@@ -900,7 +920,7 @@ static int finish_result(lua_State *L, pg_conn *pc) {
   }
   PGresult **held = hold_result(L, pc->result);
   pc->result = NULL;
-  end_command(pc);
+  end_or_close(pc);
   if (!*held)
     return alaris_fail(L, "connection", "the server sent no result");
   push_result(L, *held);
@@ -911,16 +931,23 @@ static int finish_result(lua_State *L, pg_conn *pc) {
 
 static int run_phase(lua_State *L, pg_conn *pc);
 
+static int send_first(lua_State *L, pg_conn *pc);
+
 static int command_k(lua_State *L, int status, lua_KContext ctx) {
   pg_conn *pc = luaL_checkudata(L, 1, CONN_TYPE);
   if (!pc->conn)
     return fail_connection(L, pc);
   if (alaris_resume_reason(L) == ALARIS_CANCELLED) {
-    close_conn(pc, "its query was cancelled");
+    if (pc->phase == PHASE_SEND)
+      end_command(pc); /* nothing was sent: the connection is as it was */
+    else
+      close_conn(pc, "its query was cancelled");
     return alaris_raise_cancelled(L);
   }
   if ((alaris_revents(L) & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(pc->conn))
     return fail_connection(L, pc);
+  if (pc->phase == PHASE_SEND)
+    return send_first(L, pc);
   return run_phase(L, pc);
 }
 
@@ -967,43 +994,60 @@ static int run_phase(lua_State *L, pg_conn *pc) {
   return finish_result(L, pc);
 }
 
-static void begin_command(lua_State *L, pg_conn *pc, enum phase phase) {
+/* The first message: the simple protocol for exec; for query, Parse/Bind/Execute at once, or only Parse (then
+ * Describe) when a string parameter holds NUL or `\` and its type must decide how it is sent. */
+static int send_first(lua_State *L, pg_conn *pc) {
+  const char *sql = lua_tostring(L, 2);
+  int sent;
+  if (pc->simple) {
+    pc->phase = PHASE_EXECUTE;
+    sent = PQsendQuery(pc->conn, sql);
+  } else {
+    int n = nparams(L);
+    params *p = build_params(L, FIRST_PARAM, n, NULL);
+    pc->phase = p->raw ? PHASE_PREPARE : PHASE_EXECUTE;
+    if (p->raw)
+      sent = PQsendPrepare(pc->conn, "", sql, n, NULL);
+    else
+      sent = PQsendQueryParams(pc->conn, sql, n, NULL, p->values, p->lengths, p->formats, 0);
+    lua_pop(L, 1);
+  }
+  if (!sent)
+    return fail_connection(L, pc);
+  pc->flushing = 1;
+  return run_phase(L, pc);
+}
+
+static int begin_command(lua_State *L, pg_conn *pc, int simple) {
+  size_t len;
+  const char *sql = luaL_checklstring(L, 2, &len);
+  luaL_argcheck(L, strlen(sql) == len, 2, "SQL text cannot contain a NUL byte");
+  if (!alaris_current_task(L))
+    return luaL_error(L, "not inside an alaris task (waits cannot happen in a nested coroutine)");
   pc->busy = 1;
   pc->waiter = alaris_current_task(L);
-  pc->phase = phase;
-  pc->flushing = 1;
+  pc->phase = PHASE_SEND;
+  pc->simple = simple;
+  return alaris_wait_fd(L, PQsocket(pc->conn), POLLOUT, -1, command_k, 0);
 }
 
 /* db:query(sql, ...) -> result | nil, err: one statement, parameters $1..$n. */
 static int conn_query(lua_State *L) {
   pg_conn *pc = check_idle(L, 1);
-  const char *sql = luaL_checkstring(L, 2);
+  luaL_checkstring(L, 2);
   int n = nparams(L);
   luaL_argcheck(L, n <= 65535, FIRST_PARAM + 65535, "at most 65535 parameters");
-  params *p = build_params(L, FIRST_PARAM, n, NULL);
-  int sent;
-  if (p->raw) { /* the parameter types decide between text and binary format: ask the server first */
-    begin_command(L, pc, PHASE_PREPARE);
-    sent = PQsendPrepare(pc->conn, "", sql, n, NULL);
-  } else {
-    begin_command(L, pc, PHASE_EXECUTE);
-    sent = PQsendQueryParams(pc->conn, sql, n, NULL, p->values, p->lengths, p->formats, 0);
-  }
+  build_params(L, FIRST_PARAM, n, NULL); /* raises now for a parameter of the wrong type */
   lua_pop(L, 1);
-  if (!sent)
-    return fail_connection(L, pc);
-  return run_phase(L, pc);
+  return begin_command(L, pc, 0);
 }
 
 /* db:exec(sql) -> result of the last statement | nil, err: any number of statements, no parameters. */
 static int conn_exec(lua_State *L) {
   pg_conn *pc = check_idle(L, 1);
-  const char *sql = luaL_checkstring(L, 2);
+  luaL_checkstring(L, 2);
   lua_settop(L, 2);
-  begin_command(L, pc, PHASE_EXECUTE);
-  if (!PQsendQuery(pc->conn, sql))
-    return fail_connection(L, pc);
-  return run_phase(L, pc);
+  return begin_command(L, pc, 1);
 }
 
 /* --- quoting -------------------------------------------------------------------------------------------------- */

@@ -11,8 +11,11 @@ end
 local methods = core.connection_methods
 local savepoints = 0
 
+-- Skipped when the connection is gone or a command of it is still in flight (its task was interrupted).
 local function rollback(db, savepoint)
-  if db:closed() or db:transaction_status() == "idle" then return end
+  if db:closed() then return end
+  local status = db:transaction_status()
+  if status ~= "intrans" and status ~= "inerror" then return end
   if savepoint then
     db:exec("ROLLBACK TO SAVEPOINT " .. savepoint .. "; RELEASE SAVEPOINT " .. savepoint)
   else

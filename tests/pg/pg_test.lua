@@ -387,6 +387,62 @@ T.test("cancelling a task cancels its query on the server and closes the connect
   end), "the server stopped the query")
 end)
 
+T.test("cancelling a task while it connects stops the attempt", function()
+  local port, stop = silent_listener()
+  local task = alaris.spawn(function() return pg.connect { host = "127.0.0.1", port = port } end)
+  alaris.sleep(0.2)
+  local started = alaris.now()
+  alaris.cancel(task)
+  local ok, err = alaris.wait(task)
+  stop()
+  T.eq(ok, false)
+  T.contains(tostring(err), "cancelled")
+  T.ok(alaris.now() - started < 0.5, "the cancellation was prompt")
+end)
+
+T.test("a session the server ends gives an error and a closed connection", function()
+  local db = connect()
+  local admin <close> = connect()
+  local pid = one(db, "select pg_backend_pid() as pid").pid
+  T.eq(one(admin, "select pg_terminate_backend($1) as done", pid).done, true)
+  alaris.sleep(0.1)
+  local res, err = db:query("select 1")
+  T.eq(res, nil)
+  T.ok(err.code == "connection" or err.sqlstate == "57P01", "connection error, got " .. tostring(err))
+  T.ok(db:closed(), "the broken connection is closed")
+  T.raises(function() db:query("select 1") end, "connection to the server was lost")
+end)
+
+T.test("SQL text with a NUL byte raises instead of being cut short", function()
+  local db <close> = connect()
+  T.raises(function() db:query("select 1\0 as n") end, "NUL")
+  T.raises(function() db:exec("select 1;\0 drop table x") end, "NUL")
+  T.eq(one(db, "select 5 as n").n, 5)
+end)
+
+T.test("a script ending while a query runs closes the connection and the server stops the query", function()
+  local dir = T.tmpdir()
+  local marker = "alaris_orphan_" .. tostring(os.time())
+  T.write_file(dir .. "/orphan.lua", string.format([[
+    local alaris = require "alaris"
+    local pg = require "alaris.pg"
+    local db = assert(pg.connect())
+    alaris.spawn(function() db:query("select pg_sleep(30) as %s") end)
+    alaris.sleep(0.2)
+    print("leaving")
+  ]], marker))
+  local started = alaris.now()
+  local out, err, code = T.run(T.sh_quote(T.alaris_run) .. " " .. T.sh_quote(dir .. "/orphan.lua"))
+  T.eq(code, 0, err)
+  T.contains(out, "leaving")
+  T.ok(alaris.now() - started < 5, "the script did not wait for its query")
+  local watcher <close> = connect()
+  T.ok(eventually(function()
+    return one(watcher, "select count(*) as n from pg_stat_activity where query like $1 and pid <> pg_backend_pid()",
+      "%" .. marker .. "%").n == 0
+  end), "the server stopped the orphaned query")
+end)
+
 T.test("notices are kept until db:notices() takes them", function()
   local db <close> = connect()
   assert(db:exec([[do $$ begin raise notice 'first %', 1; raise warning 'second' using hint = 'a hint'; end $$]]))
