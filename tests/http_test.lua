@@ -293,6 +293,20 @@ T.test("a client certificate and key given in memory", function()
   T.eq(err and err.code, "tls", "an unreadable certificate")
 end)
 
+T.test("the http_proxy environment variable is honoured", function()
+  local dir = T.tmpdir()
+  local script = T.write_file(dir .. "/via_proxy.lua", [[
+    local http = require "alaris.http"
+    local r, err = http.request { url = "http://proxied.invalid/echo?via=proxy" }
+    io.write(r and r.body or ("failed: " .. err.code))
+  ]])
+  local proxy = "http://127.0.0.1:" .. math.tointeger(server.http)
+  local out, err, code = T.run("env -u no_proxy -u NO_PROXY http_proxy=" .. proxy .. " " .. T.sh_quote(T.alaris_run) ..
+    " " .. T.sh_quote(script))
+  T.eq(code, 0, err)
+  T.eq(json.decode(out).url, "http://proxied.invalid/echo?via=proxy", "the proxy got the absolute URL")
+end)
+
 T.test("ten sequential requests use one connection", function()
   local before = get_json("/stats").connections
   local ports = {}

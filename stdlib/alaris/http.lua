@@ -75,7 +75,7 @@ end
 --- -> {status, headers, header_list, http_version, body} | nil, err
 function http.request(opts)
   if type(opts) ~= "table" then error("http.request expects a table of options", 2) end
-  if opts.retry == nil then return core.request(opts) end
+  if not opts.retry then return core.request(opts) end
   local policy = check_policy(opts.retry)
   local method = opts.method or "GET"
   if not IDEMPOTENT[method] then return core.request(opts) end
