@@ -830,6 +830,7 @@ static int l_request(lua_State *L) {
   if (!engine.multi)
     return luaL_error(L, "alaris.http is closed");
   transfer *t = new_transfer(L);
+  lua_toclose(L, SLOT_TRANSFER); /* whatever ends this call (result, error, the task reset) frees the transfer */
   lua_getfield(L, ARG_OPTS, "on_data");
   luaL_argcheck(L, lua_isnil(L, SLOT_ON_DATA) || lua_isfunction(L, SLOT_ON_DATA), ARG_OPTS,
                 "on_data must be a function");
@@ -882,6 +883,8 @@ int luaopen_alaris_http_core(lua_State *L) {
   if (luaL_newmetatable(L, TRANSFER_TYPE)) {
     lua_pushcfunction(L, transfer_gc);
     lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, transfer_gc);
+    lua_setfield(L, -2, "__close");
   }
   lua_pop(L, 1);
   open_engine(L);

@@ -459,6 +459,7 @@ T.test("misuse raises", function()
   T.raises(function() http.request { url = url("/"), headers = { ["Bad Name"] = "x" } } end, "header name")
   local _, err = http.request { url = "ftp://127.0.0.1/file" }
   T.eq(err and err.code, "url", "only http and https")
+  T.eq(http.pending(), 0, "no handle left by the failed calls")
 end)
 
 T.run_all()
