@@ -82,7 +82,7 @@ local function env(name)
 end
 
 local function config_error(message)
-  return nil, new_error("config", "digitalocean: " .. message)
+  return nil, new_error("config", message)
 end
 
 local function check_number(opts, name)
@@ -305,11 +305,11 @@ function Client:request(method, path, opts)
   return result_of(method, shown, resp, opts.raw)
 end
 
-function Client:get(path, query) return self:request("GET", path, { query = query }) end
-function Client:post(path, body) return self:request("POST", path, { body = body }) end
-function Client:put(path, body) return self:request("PUT", path, { body = body }) end
-function Client:patch(path, body) return self:request("PATCH", path, { body = body }) end
-function Client:delete(path, query) return self:request("DELETE", path, { query = query }) end
+function Client:get(path, query) return Client.request(self, "GET", path, { query = query }) end
+function Client:post(path, body) return Client.request(self, "POST", path, { body = body }) end
+function Client:put(path, body) return Client.request(self, "PUT", path, { body = body }) end
+function Client:patch(path, body) return Client.request(self, "PATCH", path, { body = body }) end
+function Client:delete(path, query) return Client.request(self, "DELETE", path, { query = query }) end
 
 --- dc:fail(code, message [, fields]) -> nil, err: an error of this module, for helpers.
 function Client:fail(code, message, fields)

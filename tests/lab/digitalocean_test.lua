@@ -205,6 +205,26 @@ T.test("when the remaining budget runs low, requests slow down instead of gettin
   end)
 end)
 
+T.test("tasks sharing a client under a low limit all succeed", function()
+  with_rate_limit(5, 1500, function()
+    admin("DELETE", "/requests")
+    local dc = client()
+    local started = alaris.now()
+    local done = playbook.parallel {
+      function() for _ = 1, 4 do assert(dc:account()) end return 4 end,
+      function() for _ = 1, 4 do assert(dc:account()) end return 4 end,
+      function() for _ = 1, 4 do assert(dc:account()) end return 4 end,
+    }
+    T.eq(done, { 4, 4, 4 })
+    local ok = 0
+    for _, s in ipairs(statuses(logged("GET", "/v2/account"))) do
+      if s == 200 then ok = ok + 1 else T.eq(s, 429, "only 429s were repeated") end
+    end
+    T.eq(ok, 12)
+    T.ok(alaris.now() - started >= 1.4, "12 requests at 5 per 1.5 s cannot all go at once")
+  end)
+end)
+
 T.test("a 429 asking for longer than max_rate_wait is returned, not waited for", function()
   with_rate_limit(1, 600000, function()
     raw("GET", API_URL .. "/v2/account", TOKEN)
@@ -318,8 +338,11 @@ T.test("a cluster is created (idempotently by name), waited to running, and its 
     T.eq(early.code, "timeout")
     T.contains(tostring(early), "provisioning")
 
+    admin("DELETE", "/requests")
     local running = assert(dc:wait_cluster_running(cluster.id, 30))
     T.eq(running.status.state, "running")
+    local polls = #logged("GET", "/v2/kubernetes/clusters/" .. cluster.id)
+    T.ok(polls >= 3 and polls <= 10, "polled at short, growing intervals (" .. polls .. " polls over ~3 s)")
     T.ok(running.endpoint ~= "", "endpoint once running")
 
     local kc, expires_at = assert(dc:cluster_credentials(cluster.id))
