@@ -93,16 +93,19 @@ static int hex_value(char c) {
   return -1;
 }
 
-/* Percent-decoding; a '%' not followed by two hex digits stays as it is. '+' stays '+' (SigV4 is not forms). */
-static void add_decoded(luaL_Buffer *b, const char *s, size_t n) {
+/* Percent-decoding into out (at least n bytes); a '%' not followed by two hex digits stays as it is, and '+'
+ * stays '+' (SigV4 is not HTML forms). Returns the decoded length. */
+static size_t decode_into(const char *s, size_t n, char *out) {
+  size_t len = 0;
   for (size_t i = 0; i < n; i++) {
     if (s[i] == '%' && i + 2 < n && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
-      luaL_addchar(b, (char)(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2])));
+      out[len++] = (char)(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
       i += 2;
     } else {
-      luaL_addchar(b, s[i]);
+      out[len++] = s[i];
     }
   }
+  return len;
 }
 
 /* ---- keeping values alive ---- */
@@ -383,28 +386,42 @@ static size_t normalize_path(const char *in, size_t n, char *out) {
   return len;
 }
 
+/* S3's canonical path: each segment percent-decoded, then encoded once, so a raw key and an encoded one sign
+ * alike and an escaped dot segment (%2E%2E) stays escaped on the wire but canonical as "..". */
+static void add_segments_once(luaL_Buffer *b, const char *path, size_t n, char *scratch) {
+  size_t i = 0;
+  for (;;) {
+    size_t j = i;
+    while (j < n && path[j] != '/') j++;
+    add_encoded(b, scratch, decode_into(path + i, j - i, scratch), "");
+    if (j >= n) break;
+    luaL_addchar(b, '/');
+    i = j + 1;
+  }
+}
+
 static void push_canonical_path(lua_State *L, const request *r) {
-  const char *path = r->path;
   size_t n = r->path_len;
+  char *work = lua_newuserdatauv(L, 2 * n + 4, 0); /* the normalised path, then a scratch for decoding */
+  const char *path = r->path;
   if (r->normalize) {
-    char *tmp = lua_newuserdatauv(L, n + 2, 0);
-    n = normalize_path(path, n, tmp);
-    path = tmp;
+    n = normalize_path(path, n, work);
+    path = work;
   }
   luaL_Buffer b;
   luaL_buffinit(L, &b);
-  add_encoded(&b, path, n, r->double_encode ? "/" : "/%");
+  if (r->double_encode)
+    add_encoded(&b, path, n, "/");
+  else
+    add_segments_once(&b, path, n, work + r->path_len + 2);
   luaL_pushresult(&b);
-  if (r->normalize) lua_remove(L, -2);
+  lua_remove(L, -2);
 }
 
 static void push_reencoded(lua_State *L, const char *s, size_t n) {
+  char *decoded = lua_newuserdatauv(L, n + 1, 0);
+  size_t dlen = decode_into(s, n, decoded);
   luaL_Buffer b;
-  luaL_buffinit(L, &b);
-  add_decoded(&b, s, n);
-  luaL_pushresult(&b);
-  size_t dlen;
-  const char *decoded = lua_tolstring(L, -1, &dlen);
   luaL_buffinit(L, &b);
   add_encoded(&b, decoded, dlen, "");
   luaL_pushresult(&b);

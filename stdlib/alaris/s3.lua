@@ -85,9 +85,18 @@ end
 
 -- ---- URLs ----
 
--- Keys are encoded once, segment by segment: "/" stays, everything but A-Za-z0-9-._~ becomes %XX.
+-- Keys are encoded once, segment by segment: "/" stays, everything but A-Za-z0-9-._~ becomes %XX. A "." or ".."
+-- segment is escaped too (%2E): curl removes dot segments from URL paths, which would name another key.
 local function encode_key(key)
-  return sigv4.uri_encode(key, "/")
+  local segments = {}
+  for segment in (key .. "/"):gmatch("(.-)/") do
+    if segment == "." or segment == ".." then
+      segments[#segments + 1] = (segment:gsub("%.", "%%2E"))
+    else
+      segments[#segments + 1] = sigv4.uri_encode(segment)
+    end
+  end
+  return table.concat(segments, "/")
 end
 
 local function encode_query(params)
