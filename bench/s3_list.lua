@@ -65,7 +65,10 @@ local function ensure_objects(client, bucket, prefix, count)
         local i = next_index
         next_index = next_index + 1
         must(client:put(bucket, key_name(prefix, i), tostring(i)))
-        if i % 10000 == 0 then io.stdout:write(string.format("  %d objects, %.0f s\n", i, alaris.now() - started)) end
+        if i % 10000 == 0 then
+          io.stdout:write(string.format("  %d objects, %.0f s\n", i, alaris.now() - started))
+          io.stdout:flush()
+        end
       end
     end)
   end

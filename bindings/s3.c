@@ -19,7 +19,8 @@ typedef struct xml_parser {
 } xml_parser;
 
 static void free_parser(xml_parser *x) {
-  if (x->parser) XML_ParserFree(x->parser);
+  if (x->parser)
+    XML_ParserFree(x->parser);
   x->parser = NULL;
 }
 
@@ -56,7 +57,8 @@ static void XMLCALL on_end(void *ud, const XML_Char *name) {
 static void XMLCALL on_text(void *ud, const XML_Char *s, int len) {
   xml_parser *x = ud;
   lua_State *L = x->L;
-  if (x->depth == 0) return;
+  if (x->depth == 0)
+    return;
   lua_getfield(L, -1, "text");
   if (lua_isnil(L, -1)) {
     lua_pop(L, 1);
@@ -77,7 +79,8 @@ static int l_parse_xml(lua_State *L) {
   x->parser = NULL;
   luaL_setmetatable(L, PARSER_TYPE);
   x->parser = XML_ParserCreate("UTF-8");
-  if (!x->parser) return luaL_error(L, "s3: out of memory creating an XML parser");
+  if (!x->parser)
+    return luaL_error(L, "s3: out of memory creating an XML parser");
   x->L = L;
   x->depth = 0;
   XML_SetUserData(x->parser, x);
@@ -94,7 +97,8 @@ static int l_parse_xml(lua_State *L) {
   }
   free_parser(x);
   lua_rawgeti(L, 3, 1);
-  if (lua_isnil(L, -1)) return alaris_fail(L, "xml", "s3: empty XML response");
+  if (lua_isnil(L, -1))
+    return alaris_fail(L, "xml", "s3: empty XML response");
   return 1;
 }
 
@@ -106,12 +110,23 @@ static int l_xml_escape(lua_State *L) {
   luaL_buffinit(L, &b);
   for (size_t i = 0; i < n; i++) {
     switch (s[i]) {
-    case '&': luaL_addstring(&b, "&amp;"); break;
-    case '<': luaL_addstring(&b, "&lt;"); break;
-    case '>': luaL_addstring(&b, "&gt;"); break;
-    case '"': luaL_addstring(&b, "&quot;"); break;
-    case '\'': luaL_addstring(&b, "&apos;"); break;
-    default: luaL_addchar(&b, s[i]);
+    case '&':
+      luaL_addstring(&b, "&amp;");
+      break;
+    case '<':
+      luaL_addstring(&b, "&lt;");
+      break;
+    case '>':
+      luaL_addstring(&b, "&gt;");
+      break;
+    case '"':
+      luaL_addstring(&b, "&quot;");
+      break;
+    case '\'':
+      luaL_addstring(&b, "&apos;");
+      break;
+    default:
+      luaL_addchar(&b, s[i]);
     }
   }
   luaL_pushresult(&b);
@@ -136,10 +151,10 @@ static int l_error(lua_State *L) {
 
 int luaopen_alaris_s3_core(lua_State *L) {
   static const luaL_Reg functions[] = {
-    {"parse_xml", l_parse_xml},
-    {"xml_escape", l_xml_escape},
-    {"error", l_error},
-    {NULL, NULL},
+      {"parse_xml", l_parse_xml},
+      {"xml_escape", l_xml_escape},
+      {"error", l_error},
+      {NULL, NULL},
   };
   if (luaL_newmetatable(L, PARSER_TYPE)) {
     lua_pushcfunction(L, parser_gc);

@@ -87,9 +87,12 @@ static void add_encoded(luaL_Buffer *b, const char *s, size_t n, const char *kee
 }
 
 static int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
   return -1;
 }
 
@@ -138,7 +141,8 @@ static const char *opt_string_field(lua_State *L, const char *field, size_t *len
 
 static const char *string_field(lua_State *L, const char *field) {
   const char *s = opt_string_field(L, field, NULL);
-  if (!s) luaL_error(L, "sigv4: field '%s' is required", field);
+  if (!s)
+    luaL_error(L, "sigv4: field '%s' is required", field);
   return s;
 }
 
@@ -171,9 +175,10 @@ static void read_time(lua_State *L, request *r) {
     int n = sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
                    &tm.tm_sec, &z);
     if (n != 7)
-      n = sscanf(s, "%4d%2d%2dT%2d%2d%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
-                 &tm.tm_sec, &z);
-    if (n != 7 || z != 'Z') luaL_error(L, "sigv4: time must look like 2015-08-30T12:36:00Z, got '%s'", s);
+      n = sscanf(s, "%4d%2d%2dT%2d%2d%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
+                 &z);
+    if (n != 7 || z != 'Z')
+      luaL_error(L, "sigv4: time must look like 2015-08-30T12:36:00Z, got '%s'", s);
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
     format_time(r, timegm(&tm));
@@ -184,7 +189,8 @@ static void read_time(lua_State *L, request *r) {
 /* url = "scheme://authority/path?query#fragment" */
 static void split_url(lua_State *L, request *r, const char *url) {
   const char *sep = strstr(url, "://");
-  if (!sep) luaL_error(L, "sigv4: url '%s' has no scheme", url);
+  if (!sep)
+    luaL_error(L, "sigv4: url '%s' has no scheme", url);
   lua_pushlstring(L, url, (size_t)(sep - url));
   r->scheme = anchor_top(L, r);
   const char *auth = sep + 3;
@@ -210,8 +216,10 @@ static void split_url(lua_State *L, request *r, const char *url) {
 static void push_host(lua_State *L, const request *r) {
   size_t n = r->authority_len;
   const char *a = r->authority;
-  if (strcmp(r->scheme, "https") == 0 && n > 4 && memcmp(a + n - 4, ":443", 4) == 0) n -= 4;
-  if (strcmp(r->scheme, "http") == 0 && n > 3 && memcmp(a + n - 3, ":80", 3) == 0) n -= 3;
+  if (strcmp(r->scheme, "https") == 0 && n > 4 && memcmp(a + n - 4, ":443", 4) == 0)
+    n -= 4;
+  if (strcmp(r->scheme, "http") == 0 && n > 3 && memcmp(a + n - 3, ":80", 3) == 0)
+    n -= 3;
   lua_pushlstring(L, a, n);
 }
 
@@ -221,16 +229,18 @@ static int name_is(const char *name, size_t nlen, const char *lower) {
 
 /* Headers a proxy or the transport may change: never signed. */
 static int is_unsignable(const char *name, size_t nlen) {
-  static const char *const skip[] = {"user-agent", "x-amzn-trace-id", "expect", "connection", "transfer-encoding",
-                                     NULL};
+  static const char *const skip[] = {"user-agent", "x-amzn-trace-id",   "expect",
+                                     "connection", "transfer-encoding", NULL};
   for (int i = 0; skip[i]; i++)
-    if (name_is(name, nlen, skip[i])) return 1;
+    if (name_is(name, nlen, skip[i]))
+      return 1;
   return 0;
 }
 
 static void add_header(lua_State *L, request *r, const char *name, size_t nlen, const char *value, size_t vlen,
                        int is_signed) {
-  if (r->nheaders == r->max_headers) luaL_error(L, "sigv4: too many headers");
+  if (r->nheaders == r->max_headers)
+    luaL_error(L, "sigv4: too many headers");
   header *h = &r->headers[r->nheaders];
   h->name = name;
   h->nlen = nlen;
@@ -243,7 +253,8 @@ static void add_header(lua_State *L, request *r, const char *name, size_t nlen, 
 /* One header from the caller (name at -2, value at -1; both popped). The headers sign itself adds are dropped;
  * a caller's x-amz-content-sha256 becomes the payload hash. */
 static void take_header(lua_State *L, request *r) {
-  if (lua_type(L, -2) != LUA_TSTRING) luaL_error(L, "sigv4: header names must be strings");
+  if (lua_type(L, -2) != LUA_TSTRING)
+    luaL_error(L, "sigv4: header names must be strings");
   if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
     luaL_error(L, "sigv4: header '%s' needs a string value", lua_tostring(L, -2));
   luaL_tolstring(L, -1, NULL);
@@ -252,7 +263,8 @@ static void take_header(lua_State *L, request *r) {
   const char *value = anchor_string(L, r, &vlen);
   const char *name = anchor_string(L, r, &nlen);
   if (name_is(name, nlen, "x-amz-content-sha256")) {
-    if (!r->payload_hash[0] && vlen < sizeof r->payload_hash) memcpy(r->payload_hash, value, vlen + 1);
+    if (!r->payload_hash[0] && vlen < sizeof r->payload_hash)
+      memcpy(r->payload_hash, value, vlen + 1);
     r->sign_body = 1;
     return;
   }
@@ -276,14 +288,16 @@ static void read_headers(lua_State *L, request *r) {
   lua_getfield(L, 1, "headers");
   int t = lua_gettop(L);
   int n = lua_istable(L, t) ? count_headers(L, t) : 0;
-  if (!lua_isnil(L, t) && !lua_istable(L, t)) luaL_error(L, "sigv4: field 'headers' must be a table");
+  if (!lua_isnil(L, t) && !lua_istable(L, t))
+    luaL_error(L, "sigv4: field 'headers' must be a table");
   r->max_headers = n + 5; /* Host, security token, date, content hash, Authorization */
   r->headers = lua_newuserdatauv(L, sizeof(header) * (size_t)r->max_headers, 0);
   anchor_top(L, r);
   if (n > 0 && lua_rawlen(L, t) > 0) {
     for (lua_Integer i = 1; i <= (lua_Integer)lua_rawlen(L, t); i++) {
       lua_rawgeti(L, t, i);
-      if (!lua_istable(L, -1)) luaL_error(L, "sigv4: header %d must be a {name, value} pair", (int)i);
+      if (!lua_istable(L, -1))
+        luaL_error(L, "sigv4: header %d must be a {name, value} pair", (int)i);
       lua_rawgeti(L, -1, 1);
       lua_rawgeti(L, -2, 2);
       take_header(L, r);
@@ -302,15 +316,18 @@ static void read_headers(lua_State *L, request *r) {
 
 static int has_header(const request *r, const char *lower) {
   for (int i = 0; i < r->nheaders; i++)
-    if (name_is(r->headers[i].name, r->headers[i].nlen, lower)) return 1;
+    if (name_is(r->headers[i].name, r->headers[i].nlen, lower))
+      return 1;
   return 0;
 }
 
 /* Host comes first when the caller gave a url but no Host header. */
 static void add_host_header(lua_State *L, request *r) {
-  if (!r->scheme || has_header(r, "host")) return;
+  if (!r->scheme || has_header(r, "host"))
+    return;
   memmove(r->headers + 1, r->headers, sizeof(header) * (size_t)r->nheaders);
-  for (int i = 1; i <= r->nheaders; i++) r->headers[i].order = i;
+  for (int i = 1; i <= r->nheaders; i++)
+    r->headers[i].order = i;
   r->nheaders++;
   push_host(L, r);
   size_t len;
@@ -330,15 +347,18 @@ static void read_request(lua_State *L, request *r) {
     split_url(L, r, url);
   } else {
     r->path = opt_string_field(L, "path", &r->path_len);
-    if (!r->path || !r->path_len) r->path = "/", r->path_len = 1;
+    if (!r->path || !r->path_len)
+      r->path = "/", r->path_len = 1;
     r->query = opt_string_field(L, "query", &r->query_len);
   }
   r->body = opt_string_field(L, "body", &r->body_len);
-  if (!r->body) r->body = "";
+  if (!r->body)
+    r->body = "";
   r->access_key = string_field(L, "access_key");
   r->secret_key = string_field(L, "secret_key");
   r->token = opt_string_field(L, "session_token", NULL);
-  if (r->token && !r->token[0]) r->token = NULL;
+  if (r->token && !r->token[0])
+    r->token = NULL;
   r->region = string_field(L, "region");
   r->service = string_field(L, "service");
   r->normalize = bool_field(L, "normalize_path", 1);
@@ -348,13 +368,15 @@ static void read_request(lua_State *L, request *r) {
   size_t hlen = 0;
   const char *hash = opt_string_field(L, "payload_hash", &hlen);
   if (hash) {
-    if (hlen >= sizeof r->payload_hash) luaL_error(L, "sigv4: payload_hash is too long");
+    if (hlen >= sizeof r->payload_hash)
+      luaL_error(L, "sigv4: payload_hash is too long");
     memcpy(r->payload_hash, hash, hlen + 1);
   }
   read_time(L, r);
   read_headers(L, r);
   add_host_header(L, r);
-  if (!r->payload_hash[0]) sha256_hex(r->body, r->body_len, r->payload_hash);
+  if (!r->payload_hash[0])
+    sha256_hex(r->body, r->body_len, r->payload_hash);
 }
 
 /* ---- canonical request ---- */
@@ -365,13 +387,16 @@ static size_t normalize_path(const char *in, size_t n, char *out) {
   int dir = 0; /* the result ends in a directory: keep a trailing slash */
   while (i < n) {
     size_t j = i;
-    while (j < n && in[j] != '/') j++;
+    while (j < n && in[j] != '/')
+      j++;
     size_t seg = j - i;
     if (seg == 0 || (seg == 1 && in[i] == '.')) {
       dir = seg == 1 || dir;
     } else if (seg == 2 && in[i] == '.' && in[i + 1] == '.') {
-      while (len > 0 && out[len - 1] != '/') len--;
-      if (len > 0) len--;
+      while (len > 0 && out[len - 1] != '/')
+        len--;
+      if (len > 0)
+        len--;
       dir = 1;
     } else {
       out[len++] = '/';
@@ -379,10 +404,12 @@ static size_t normalize_path(const char *in, size_t n, char *out) {
       len += seg;
       dir = 0;
     }
-    if (j < n && seg > 0) dir = 1;
+    if (j < n && seg > 0)
+      dir = 1;
     i = j + 1;
   }
-  if (len == 0 || dir) out[len++] = '/';
+  if (len == 0 || dir)
+    out[len++] = '/';
   return len;
 }
 
@@ -392,9 +419,11 @@ static void add_segments_once(luaL_Buffer *b, const char *path, size_t n, char *
   size_t i = 0;
   for (;;) {
     size_t j = i;
-    while (j < n && path[j] != '/') j++;
+    while (j < n && path[j] != '/')
+      j++;
     add_encoded(b, scratch, decode_into(path + i, j - i, scratch), "");
-    if (j >= n) break;
+    if (j >= n)
+      break;
     luaL_addchar(b, '/');
     i = j + 1;
   }
@@ -457,7 +486,8 @@ static int compare_params(const void *a, const void *b) {
 static void parse_query(lua_State *L, request *r, params *ps, int extra) {
   size_t n = r->query_len;
   int count = 1;
-  for (size_t i = 0; i < n; i++) count += r->query[i] == '&';
+  for (size_t i = 0; i < n; i++)
+    count += r->query[i] == '&';
   ps->max = count + extra;
   ps->n = 0;
   ps->items = lua_newuserdatauv(L, sizeof(param) * (size_t)ps->max, 0);
@@ -466,7 +496,8 @@ static void parse_query(lua_State *L, request *r, params *ps, int extra) {
   while (i < n) {
     const char *part = r->query + i;
     size_t plen = strcspn(part, "&");
-    if (plen > n - i) plen = n - i;
+    if (plen > n - i)
+      plen = n - i;
     if (plen > 0) {
       const char *eq = memchr(part, '=', plen);
       size_t klen = eq ? (size_t)(eq - part) : plen;
@@ -481,7 +512,8 @@ static void push_canonical_query(lua_State *L, params *ps) {
   luaL_Buffer b;
   luaL_buffinit(L, &b);
   for (int i = 0; i < ps->n; i++) {
-    if (i) luaL_addchar(&b, '&');
+    if (i)
+      luaL_addchar(&b, '&');
     luaL_addlstring(&b, ps->items[i].name, ps->items[i].nlen);
     luaL_addchar(&b, '=');
     luaL_addlstring(&b, ps->items[i].value, ps->items[i].vlen);
@@ -493,7 +525,8 @@ static int compare_names(const header *a, const header *b) {
   size_t n = a->nlen < b->nlen ? a->nlen : b->nlen;
   for (size_t i = 0; i < n; i++) {
     int c = tolower((unsigned char)a->name[i]) - tolower((unsigned char)b->name[i]);
-    if (c) return c;
+    if (c)
+      return c;
   }
   return (a->nlen > b->nlen) - (a->nlen < b->nlen);
 }
@@ -507,11 +540,14 @@ static int compare_headers(const void *a, const void *b) {
 /* Trimmed, with every run of white space (folded line breaks included) turned into one space. */
 static void add_header_value(luaL_Buffer *b, const char *v, size_t n) {
   size_t i = 0;
-  while (n > 0 && is_space(v[n - 1])) n--;
-  while (i < n && is_space(v[i])) i++;
+  while (n > 0 && is_space(v[n - 1]))
+    n--;
+  while (i < n && is_space(v[i]))
+    i++;
   for (; i < n; i++) {
     if (is_space(v[i])) {
-      while (i + 1 < n && is_space(v[i + 1])) i++;
+      while (i + 1 < n && is_space(v[i + 1]))
+        i++;
       luaL_addchar(b, ' ');
     } else {
       luaL_addchar(b, v[i]);
@@ -520,7 +556,8 @@ static void add_header_value(luaL_Buffer *b, const char *v, size_t n) {
 }
 
 static void add_lower(luaL_Buffer *b, const char *s, size_t n) {
-  for (size_t i = 0; i < n; i++) luaL_addchar(b, (char)tolower((unsigned char)s[i]));
+  for (size_t i = 0; i < n; i++)
+    luaL_addchar(b, (char)tolower((unsigned char)s[i]));
 }
 
 /* The signed headers sorted by lower-case name (stable), in an array kept alive by the anchor. */
@@ -529,7 +566,8 @@ static const header **sorted_signed_headers(lua_State *L, request *r, int *count
   anchor_top(L, r);
   int n = 0;
   for (int i = 0; i < r->nheaders; i++)
-    if (r->headers[i].is_signed) sorted[n++] = &r->headers[i];
+    if (r->headers[i].is_signed)
+      sorted[n++] = &r->headers[i];
   qsort(sorted, (size_t)n, sizeof(header *), compare_headers);
   *count = n;
   return sorted;
@@ -546,18 +584,22 @@ static void push_canonical_headers(lua_State *L, request *r) {
     if (same) {
       luaL_addchar(&b, ',');
     } else {
-      if (i) luaL_addchar(&b, '\n');
+      if (i)
+        luaL_addchar(&b, '\n');
       add_lower(&b, sorted[i]->name, sorted[i]->nlen);
       luaL_addchar(&b, ':');
     }
     add_header_value(&b, sorted[i]->value, sorted[i]->vlen);
   }
-  if (n) luaL_addchar(&b, '\n');
+  if (n)
+    luaL_addchar(&b, '\n');
   luaL_pushresult(&b);
   luaL_buffinit(L, &b);
   for (int i = 0; i < n; i++) {
-    if (i > 0 && compare_names(sorted[i - 1], sorted[i]) == 0) continue;
-    if (i) luaL_addchar(&b, ';');
+    if (i > 0 && compare_names(sorted[i - 1], sorted[i]) == 0)
+      continue;
+    if (i)
+      luaL_addchar(&b, ';');
     add_lower(&b, sorted[i]->name, sorted[i]->nlen);
   }
   luaL_pushresult(&b);
@@ -635,15 +677,17 @@ static void add_literal_header(lua_State *L, request *r, const char *name, const
 static int l_sign(lua_State *L) {
   request r;
   read_request(L, &r);
-  if (r.token) add_literal_header(L, &r, "X-Amz-Security-Token", r.token, !r.omit_token);
+  if (r.token)
+    add_literal_header(L, &r, "X-Amz-Security-Token", r.token, !r.omit_token);
   add_literal_header(L, &r, "X-Amz-Date", r.amz_date, 1);
-  if (r.sign_body) add_literal_header(L, &r, "x-amz-content-sha256", r.payload_hash, 1);
+  if (r.sign_body)
+    add_literal_header(L, &r, "x-amz-content-sha256", r.payload_hash, 1);
   params ps;
   parse_query(L, &r, &ps, 0);
-  push_canonical_query(L, &ps); /* 3 */
-  push_canonical_headers(L, &r);  /* 4, 5 */
+  push_canonical_query(L, &ps);           /* 3 */
+  push_canonical_headers(L, &r);          /* 4, 5 */
   push_canonical_request(L, &r, 3, 4, 5); /* 6 */
-  push_signature(L, &r);                 /* 7 sts, 8 signature */
+  push_signature(L, &r);                  /* 7 sts, 8 signature */
   lua_pushfstring(L, ALGORITHM " Credential=%s/", r.access_key);
   push_scope(L, &r);
   lua_pushfstring(L, ", SignedHeaders=%s, Signature=%s", lua_tostring(L, 5), lua_tostring(L, 8));
@@ -673,7 +717,8 @@ static void push_param_value(lua_State *L, const char *s, size_t n) {
 /* Adds one X-Amz-* parameter: to the canonical set when signed, and to the query text being built at `text`. */
 static void add_presign_param(lua_State *L, request *r, params *ps, int text, const char *name, const char *value,
                               int is_signed) {
-  if (is_signed) add_param(L, r, ps, name, strlen(name), value, strlen(value));
+  if (is_signed)
+    add_param(L, r, ps, name, strlen(name), value, strlen(value));
   lua_pushvalue(L, text);
   lua_pushstring(L, lua_rawlen(L, text) ? "&" : "");
   lua_pushstring(L, name);
@@ -686,7 +731,8 @@ static void add_presign_param(lua_State *L, request *r, params *ps, int text, co
 static lua_Integer read_expires(lua_State *L) {
   lua_getfield(L, 1, "expires");
   lua_Integer expires = lua_isnil(L, -1) ? 3600 : lua_tointeger(L, -1);
-  if (expires < 1 || expires > MAX_EXPIRES) luaL_error(L, "sigv4: expires must be 1..%d seconds", MAX_EXPIRES);
+  if (expires < 1 || expires > MAX_EXPIRES)
+    luaL_error(L, "sigv4: expires must be 1..%d seconds", MAX_EXPIRES);
   lua_pop(L, 1);
   return expires;
 }
@@ -723,7 +769,7 @@ static int l_presign(lua_State *L) {
   params ps;
   parse_query(L, &r, &ps, 6);
   lua_pushlstring(L, r.query ? r.query : "", r.query ? r.query_len : 0); /* 3: the query text sent */
-  push_canonical_headers(L, &r);                                          /* 4, 5 */
+  push_canonical_headers(L, &r);                                         /* 4, 5 */
   push_scope(L, &r);
   lua_pushfstring(L, "%s/%s", r.access_key, lua_tostring(L, -1));
   lua_remove(L, -2); /* 6: credential */
@@ -734,7 +780,8 @@ static int l_presign(lua_State *L) {
   char expires_text[32];
   snprintf(expires_text, sizeof expires_text, "%lld", (long long)expires);
   add_presign_param(L, &r, &ps, 3, "X-Amz-Expires", expires_text, 1);
-  if (r.token) add_presign_param(L, &r, &ps, 3, "X-Amz-Security-Token", r.token, !r.omit_token);
+  if (r.token)
+    add_presign_param(L, &r, &ps, 3, "X-Amz-Security-Token", r.token, !r.omit_token);
   push_canonical_query(L, &ps);           /* 7 */
   push_canonical_request(L, &r, 7, 4, 5); /* 8 */
   push_signature(L, &r);                  /* 9 sts, 10 signature */
@@ -777,11 +824,8 @@ static int l_uri_encode(lua_State *L) {
 
 int luaopen_alaris_sigv4(lua_State *L) {
   static const luaL_Reg functions[] = {
-    {"sign", l_sign},
-    {"presign", l_presign},
-    {"sha256_hex", l_sha256_hex},
-    {"uri_encode", l_uri_encode},
-    {NULL, NULL},
+      {"sign", l_sign}, {"presign", l_presign}, {"sha256_hex", l_sha256_hex}, {"uri_encode", l_uri_encode},
+      {NULL, NULL},
   };
   luaL_newlib(L, functions);
   return 1;
