@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define CONN_TYPE "alaris.pg.conn"
 #define NULL_TYPE "alaris.pg.null"
@@ -37,33 +38,59 @@ typedef struct pg_type {
 } pg_type;
 
 static const pg_type TYPES[] = {
-  {16, "bool", KIND_BOOL, 0},           {17, "bytea", KIND_BYTEA, 0},
-  {18, "char", KIND_TEXT, 0},           {19, "name", KIND_TEXT, 0},
-  {20, "int8", KIND_INT, 0},            {21, "int2", KIND_INT, 0},
-  {23, "int4", KIND_INT, 0},            {25, "text", KIND_TEXT, 0},
-  {26, "oid", KIND_INT, 0},             {114, "json", KIND_TEXT, 0},
-  {142, "xml", KIND_TEXT, 0},           {700, "float4", KIND_FLOAT, 0},
-  {701, "float8", KIND_FLOAT, 0},       {705, "unknown", KIND_TEXT, 0},
-  {790, "money", KIND_TEXT, 0},         {869, "inet", KIND_TEXT, 0},
-  {650, "cidr", KIND_TEXT, 0},          {1042, "bpchar", KIND_TEXT, 0},
-  {1043, "varchar", KIND_TEXT, 0},      {1082, "date", KIND_TEXT, 0},
-  {1083, "time", KIND_TEXT, 0},         {1114, "timestamp", KIND_TEXT, 0},
-  {1184, "timestamptz", KIND_TEXT, 0},  {1186, "interval", KIND_TEXT, 0},
-  {1266, "timetz", KIND_TEXT, 0},       {1700, "numeric", KIND_TEXT, 0},
-  {2278, "void", KIND_TEXT, 0},         {2950, "uuid", KIND_TEXT, 0},
-  {3220, "pg_lsn", KIND_TEXT, 0},       {3802, "jsonb", KIND_TEXT, 0},
-  {1000, "bool[]", KIND_ARRAY, 16},     {1001, "bytea[]", KIND_ARRAY, 17},
-  {1002, "char[]", KIND_ARRAY, 18},     {1003, "name[]", KIND_ARRAY, 19},
-  {1016, "int8[]", KIND_ARRAY, 20},     {1005, "int2[]", KIND_ARRAY, 21},
-  {1007, "int4[]", KIND_ARRAY, 23},     {1009, "text[]", KIND_ARRAY, 25},
-  {1028, "oid[]", KIND_ARRAY, 26},      {199, "json[]", KIND_ARRAY, 114},
-  {1021, "float4[]", KIND_ARRAY, 700},  {1022, "float8[]", KIND_ARRAY, 701},
-  {1014, "bpchar[]", KIND_ARRAY, 1042}, {1015, "varchar[]", KIND_ARRAY, 1043},
-  {1182, "date[]", KIND_ARRAY, 1082},   {1183, "time[]", KIND_ARRAY, 1083},
-  {1115, "timestamp[]", KIND_ARRAY, 1114}, {1185, "timestamptz[]", KIND_ARRAY, 1184},
-  {1187, "interval[]", KIND_ARRAY, 1186}, {1270, "timetz[]", KIND_ARRAY, 1266},
-  {1231, "numeric[]", KIND_ARRAY, 1700}, {2951, "uuid[]", KIND_ARRAY, 2950},
-  {3807, "jsonb[]", KIND_ARRAY, 3802},
+    {16, "bool", KIND_BOOL, 0},
+    {17, "bytea", KIND_BYTEA, 0},
+    {18, "char", KIND_TEXT, 0},
+    {19, "name", KIND_TEXT, 0},
+    {20, "int8", KIND_INT, 0},
+    {21, "int2", KIND_INT, 0},
+    {23, "int4", KIND_INT, 0},
+    {25, "text", KIND_TEXT, 0},
+    {26, "oid", KIND_INT, 0},
+    {114, "json", KIND_TEXT, 0},
+    {142, "xml", KIND_TEXT, 0},
+    {700, "float4", KIND_FLOAT, 0},
+    {701, "float8", KIND_FLOAT, 0},
+    {705, "unknown", KIND_TEXT, 0},
+    {790, "money", KIND_TEXT, 0},
+    {869, "inet", KIND_TEXT, 0},
+    {650, "cidr", KIND_TEXT, 0},
+    {1042, "bpchar", KIND_TEXT, 0},
+    {1043, "varchar", KIND_TEXT, 0},
+    {1082, "date", KIND_TEXT, 0},
+    {1083, "time", KIND_TEXT, 0},
+    {1114, "timestamp", KIND_TEXT, 0},
+    {1184, "timestamptz", KIND_TEXT, 0},
+    {1186, "interval", KIND_TEXT, 0},
+    {1266, "timetz", KIND_TEXT, 0},
+    {1700, "numeric", KIND_TEXT, 0},
+    {2278, "void", KIND_TEXT, 0},
+    {2950, "uuid", KIND_TEXT, 0},
+    {3220, "pg_lsn", KIND_TEXT, 0},
+    {3802, "jsonb", KIND_TEXT, 0},
+    {1000, "bool[]", KIND_ARRAY, 16},
+    {1001, "bytea[]", KIND_ARRAY, 17},
+    {1002, "char[]", KIND_ARRAY, 18},
+    {1003, "name[]", KIND_ARRAY, 19},
+    {1016, "int8[]", KIND_ARRAY, 20},
+    {1005, "int2[]", KIND_ARRAY, 21},
+    {1007, "int4[]", KIND_ARRAY, 23},
+    {1009, "text[]", KIND_ARRAY, 25},
+    {1028, "oid[]", KIND_ARRAY, 26},
+    {199, "json[]", KIND_ARRAY, 114},
+    {1021, "float4[]", KIND_ARRAY, 700},
+    {1022, "float8[]", KIND_ARRAY, 701},
+    {1014, "bpchar[]", KIND_ARRAY, 1042},
+    {1015, "varchar[]", KIND_ARRAY, 1043},
+    {1182, "date[]", KIND_ARRAY, 1082},
+    {1183, "time[]", KIND_ARRAY, 1083},
+    {1115, "timestamp[]", KIND_ARRAY, 1114},
+    {1185, "timestamptz[]", KIND_ARRAY, 1184},
+    {1187, "interval[]", KIND_ARRAY, 1186},
+    {1270, "timetz[]", KIND_ARRAY, 1266},
+    {1231, "numeric[]", KIND_ARRAY, 1700},
+    {2951, "uuid[]", KIND_ARRAY, 2950},
+    {3807, "jsonb[]", KIND_ARRAY, 3802},
 };
 
 static const pg_type UNKNOWN_TYPE = {0, NULL, KIND_TEXT, 0};
@@ -264,6 +291,7 @@ static void push_rows(lua_State *L, const PGresult *r, int nrows, int ncols, int
 /* {rows..., fields = {...}, command = "SELECT 2", count = 2}; count is the rows affected or returned. */
 static void push_result(lua_State *L, const PGresult *r) {
   int nrows = PQntuples(r), ncols = PQnfields(r);
+  luaL_checkstack(L, 12, "decoding a result");
   lua_createtable(L, nrows, 3);
   int res = lua_gettop(L);
   push_rows(L, r, nrows, ncols, res);
@@ -306,10 +334,9 @@ static int fail_sql(lua_State *L, const PGresult *r) {
     const char *name;
     int code;
   } fields[] = {
-    {"sqlstate", PG_DIAG_SQLSTATE},       {"detail", PG_DIAG_MESSAGE_DETAIL}, {"hint", PG_DIAG_MESSAGE_HINT},
-    {"context", PG_DIAG_CONTEXT},         {"schema", PG_DIAG_SCHEMA_NAME},    {"table", PG_DIAG_TABLE_NAME},
-    {"column", PG_DIAG_COLUMN_NAME},      {"datatype", PG_DIAG_DATATYPE_NAME},
-    {"constraint", PG_DIAG_CONSTRAINT_NAME},
+      {"sqlstate", PG_DIAG_SQLSTATE},  {"detail", PG_DIAG_MESSAGE_DETAIL},  {"hint", PG_DIAG_MESSAGE_HINT},
+      {"context", PG_DIAG_CONTEXT},    {"schema", PG_DIAG_SCHEMA_NAME},     {"table", PG_DIAG_TABLE_NAME},
+      {"column", PG_DIAG_COLUMN_NAME}, {"datatype", PG_DIAG_DATATYPE_NAME}, {"constraint", PG_DIAG_CONSTRAINT_NAME},
   };
   for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
     set_field(L, fields[i].name, PQresultErrorField(r, fields[i].code));
@@ -378,16 +405,16 @@ typedef struct notice {
 } notice;
 
 typedef struct pg_conn {
-  PGconn *conn;          /* NULL once closed */
+  PGconn *conn; /* NULL once closed */
   const char *closed_why;
-  int busy;              /* a task waits for a query on this connection */
+  int busy; /* a task waits for a query on this connection */
   alaris_task *waiter;
   enum phase phase;
-  int simple;            /* db:exec: the simple query protocol */
+  int simple; /* db:exec: the simple query protocol */
   int flushing, copy_out, copy_refused;
-  PGresult *result;      /* the last result of the command in flight */
-  PGresult *error;       /* its first error */
-  double deadline;       /* connecting: when connect_timeout ends (< 0: never) */
+  PGresult *result; /* the last result of the command in flight */
+  PGresult *error;  /* its first error */
+  double deadline;  /* connecting: when connect_timeout ends (< 0: never) */
   notice notices[MAX_NOTICES];
   int nnotices;
 } pg_conn;
@@ -414,11 +441,11 @@ static void on_notice(void *arg, const PGresult *r) {
   }
   const char *severity = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
   pc->notices[pc->nnotices++] = (notice){
-    .severity = copy_or_null(severity ? severity : PQresultErrorField(r, PG_DIAG_SEVERITY)),
-    .sqlstate = copy_or_null(PQresultErrorField(r, PG_DIAG_SQLSTATE)),
-    .message = copy_or_null(PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)),
-    .detail = copy_or_null(PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL)),
-    .hint = copy_or_null(PQresultErrorField(r, PG_DIAG_MESSAGE_HINT)),
+      .severity = copy_or_null(severity ? severity : PQresultErrorField(r, PG_DIAG_SEVERITY)),
+      .sqlstate = copy_or_null(PQresultErrorField(r, PG_DIAG_SQLSTATE)),
+      .message = copy_or_null(PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)),
+      .detail = copy_or_null(PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL)),
+      .hint = copy_or_null(PQresultErrorField(r, PG_DIAG_MESSAGE_HINT)),
   };
 }
 
@@ -774,7 +801,7 @@ static params *build_params(lua_State *L, int first, int n, const PGresult *desc
   size_t each = sizeof(char *) + 2 * sizeof(int) + 32;
   params *p = lua_newuserdatauv(L, sizeof *p + each * (size_t)n, 0);
   p->values = (const char **)(p + 1);
-  p->text = (char (*)[32])(p->values + n);
+  p->text = (char(*)[32])(p->values + n);
   p->lengths = (int *)(p->text + n);
   p->formats = p->lengths + n;
   p->raw = 0;
@@ -1111,23 +1138,20 @@ static int null_tostring(lua_State *L) {
 /* --- module --------------------------------------------------------------------------------------------------- */
 
 static const luaL_Reg conn_methods[] = {
-  {"query", conn_query},
-  {"exec", conn_exec},
-  {"close", conn_close},
-  {"closed", conn_closed},
-  {"notices", conn_notices},
-  {"transaction_status", conn_transaction_status},
-  {"quote_ident", conn_quote_ident},
-  {"quote_literal", conn_quote_literal},
-  {NULL, NULL},
+    {"query", conn_query},
+    {"exec", conn_exec},
+    {"close", conn_close},
+    {"closed", conn_closed},
+    {"notices", conn_notices},
+    {"transaction_status", conn_transaction_status},
+    {"quote_ident", conn_quote_ident},
+    {"quote_literal", conn_quote_literal},
+    {NULL, NULL},
 };
 
 static const luaL_Reg functions[] = {
-  {"connect", l_connect},
-  {"quote_ident", l_quote_ident},
-  {"quote_literal", l_quote_literal},
-  {"error", l_error},
-  {NULL, NULL},
+    {"connect", l_connect}, {"quote_ident", l_quote_ident}, {"quote_literal", l_quote_literal}, {"error", l_error},
+    {NULL, NULL},
 };
 
 static void create_metatables(lua_State *L) {
