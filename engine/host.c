@@ -86,6 +86,7 @@ lua_State *alaris_host_new(const char *argv0) {
     fprintf(stderr, "%s: cannot create a Lua state (out of memory)\n", argv0);
     return NULL;
   }
+  *(void **)lua_getextraspace(L) = NULL; /* threads copy it: only tasks set it (see loop.h) */
   luaL_openlibs(L);
   preload(L);
   set_path(L);

@@ -133,7 +133,7 @@ function testing.run_all()
   testing.cleanup()
   io.stdout:write(string.format("%d passed, %d failed\n", passed, failed))
   io.stdout:flush()
-  os.exit(failed == 0 and 0 or 1)
+  os.exit(failed == 0 and 0 or 1, true) -- close the state: finalizers run (and are checked under ASan)
 end
 
 return testing

@@ -1,0 +1,90 @@
+-- The core module: tasks, waits, cancellation, time, masking and regular expressions.
+local T = require "testing"
+local alaris = require "alaris"
+
+T.test("spawn and wait return the task's results or its error with a traceback", function()
+  local t = alaris.spawn(function(a, b) alaris.sleep(0.01); return a + b, "x" end, 2, 3)
+  T.eq({ alaris.wait(t) }, { true, 5, "x" })
+  T.ok(t:done())
+  local bad = alaris.spawn(function() error("nope") end)
+  local ok, err, tb = alaris.wait(bad)
+  T.eq(ok, false)
+  T.contains(err, "nope")
+  T.contains(tb, "stack traceback")
+end)
+
+T.test("wait with a timeout gives nil, 'timeout' and leaves the task running", function()
+  local t = alaris.spawn(function() alaris.sleep(0.3); return "late" end)
+  T.eq({ alaris.wait(t, 0.05) }, { nil, "timeout" })
+  T.eq({ t:wait() }, { true, "late" })
+end)
+
+T.test("cancel raises inside the task at its wait, once", function()
+  local seen
+  local t = alaris.spawn(function()
+    local ok, err = pcall(alaris.sleep, 10)
+    seen = err
+    alaris.sleep(0.01) -- delivered once: the task may wait again
+    return "recovered"
+  end)
+  alaris.sleep(0.01)
+  local started = alaris.now()
+  t:cancel("stop now")
+  T.eq({ t:wait() }, { true, "recovered" })
+  T.eq(seen, "stop now")
+  T.ok(alaris.now() - started < 1)
+end)
+
+T.test("a task cancelled before it ran never runs", function()
+  local ran = false
+  local t = alaris.spawn(function() ran = true end)
+  t:cancel()
+  T.eq(select(2, t:wait()), "cancelled")
+  T.eq(ran, false)
+end)
+
+T.test("waits inside a nested coroutine raise a clear error", function()
+  local co = coroutine.wrap(function() return pcall(alaris.sleep, 0.01) end)
+  local ok, err = co()
+  T.eq(ok, false)
+  T.contains(err, "not inside an alaris task")
+end)
+
+T.test("yield lets other tasks run", function()
+  local order = {}
+  local t = alaris.spawn(function() order[#order + 1] = "other" end)
+  order[#order + 1] = "before"
+  alaris.yield()
+  order[#order + 1] = "after"
+  t:wait()
+  T.eq(order, { "before", "other", "after" })
+end)
+
+T.test("now is monotonic and time is the wall clock", function()
+  local a = alaris.now()
+  alaris.sleep(0.05)
+  T.ok(alaris.now() - a >= 0.045)
+  T.ok(math.abs(alaris.time() - os.time()) < 2)
+end)
+
+T.test("secrets are masked wherever they appear", function()
+  T.eq(alaris.mask("token=abc-unregistered"), "token=abc-unregistered")
+  alaris.secret("tok-9f8e7d")
+  T.eq(alaris.mask("token=tok-9f8e7d; again tok-9f8e7d"), "token=***; again ***")
+  T.ok(alaris.is_secret("xx tok-9f8e7d"))
+  T.ok(not alaris.is_secret("clean"))
+end)
+
+T.test("regex_match uses POSIX extended expressions", function()
+  T.eq(alaris.regex_match("^[a-z][a-z0-9-]{0,40}$", "tenant-a"), true)
+  T.eq(alaris.regex_match("^[a-z][a-z0-9-]{0,3}$", "tenant-a"), false)
+  local ok, err = alaris.regex_match("([a-z", "x")
+  T.eq(ok, nil)
+  T.contains(err, "invalid regular expression")
+end)
+
+T.test("version is a semantic version", function()
+  T.ok(alaris.version:match("^%d+%.%d+%.%d+$"), alaris.version)
+end)
+
+T.run_all()
