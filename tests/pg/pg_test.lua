@@ -413,6 +413,14 @@ T.test("a session the server ends gives an error and a closed connection", funct
   T.raises(function() db:query("select 1") end, "connection to the server was lost")
 end)
 
+T.test("a query outside a task raises and leaves the connection usable", function()
+  local db <close> = connect()
+  local ok, err = pcall(coroutine.wrap(function() return db:query("select 1") end))
+  T.eq(ok, false)
+  T.contains(tostring(err), "not inside an alaris task")
+  T.eq(one(db, "select 4 as n").n, 4)
+end)
+
 T.test("SQL text with a NUL byte raises instead of being cut short", function()
   local db <close> = connect()
   T.raises(function() db:query("select 1\0 as n") end, "NUL")
