@@ -48,13 +48,19 @@ class BodySpool {
 
   // Writes the body to `dest` (a writable) and ends it.
   pipeTo(dest) {
-    if (this.file) fs.createReadStream(this.file).pipe(dest);
+    if (this.file) {
+      // opened now, so that cleanup() may unlink the file while it is still being sent
+      const stream = fs.createReadStream(null, { fd: fs.openSync(this.file, 'r') });
+      stream.on('error', (err) => dest.destroy(err));
+      stream.pipe(dest);
+    }
     else dest.end(Buffer.concat(this.chunks));
   }
 
   cleanup() {
-    if (this.fd !== null && this.fd >= 0) { try { fs.closeSync(this.fd); } catch { /* already closed */ } }
-    if (this.file) fs.rm(this.file, { force: true }, () => {});
+    if (this.fd !== null && this.fd >= 0) { try { fs.closeSync(this.fd); } catch { /* already closed */ } this.fd = -1; }
+    if (this.file) fs.rmSync(this.file, { force: true });
+    this.file = null;
     this.chunks = [];
   }
 }

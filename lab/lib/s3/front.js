@@ -163,6 +163,7 @@ class SpacesFront {
         host: '127.0.0.1', port: this.upstreamPort, method: req.method, agent: this.agent,
         path: pathStyle + (query ? `?${query}` : ''), headers: this.upstreamHeaders(req, spool),
       }, (up) => {
+        spool.cleanup(); // s3rver has read the whole body by now
         const headers = {};
         for (let i = 0; i < up.rawHeaders.length; i += 2) {
           const name = up.rawHeaders[i];
