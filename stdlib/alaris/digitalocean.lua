@@ -214,8 +214,10 @@ function Client:throttle()
   if to_reset <= 0 or r.remaining > r.limit * self.rate_reserve then return end
   local interval = to_reset / math.max(r.remaining, 1)
   local now = alaris.now()
-  self.next_slot = math.max(self.next_slot, now) + interval
-  alaris.sleep(self.next_slot - now)
+  local slot = math.max(self.next_slot, now) + interval
+  if slot - now > self.max_rate_wait then return end -- longer than we would wait for a 429: let DO answer
+  self.next_slot = slot
+  alaris.sleep(slot - now)
 end
 
 -- Seconds a 429 asks us to wait: retry-after (seconds or an HTTP date), else until ratelimit-reset, else 1.

@@ -173,7 +173,7 @@ function resources.create_volume(self, spec)
   required_string(spec.name, "volume name")
   local created, err = self:post("/v2/volumes", spec)
   if created then return created.volume, true end
-  if err.status == 409 then
+  if err.status == 409 or err.status == 422 then -- the lab (and DO) answer 409 for a taken name; 422 is checked too
     local existing, ferr = self:find_volume(spec.name, spec.region)
     if existing then return existing, false end
     if ferr then return nil, ferr end
