@@ -247,7 +247,9 @@ function Client:send(method, url, headers, body)
   local attempt, rate_retries = 1, 0
   while true do
     self:throttle()
-    local resp, err = http.request { method = method, url = url, headers = headers, body = body, timeout = self.timeout }
+    local resp, err = http.request {
+      method = method, url = url, headers = headers, body = body, timeout = self.timeout,
+    }
     if resp then self:observe_rate(resp.headers) end
     if resp and resp.status == 429 then
       local wait = rate_wait(resp.headers)
@@ -343,7 +345,8 @@ function Client:pages(path, key, opts)
       if not page then error(err, 0) end
       items, i = page[key], 0
       if type(items) ~= "table" then
-        error(new_error("invalid_response", "the answer to " .. display_path(next_url) .. " has no list '" .. key .. "'"), 0)
+        local what = "the answer to " .. display_path(next_url) .. " has no list '" .. key .. "'"
+        error(new_error("invalid_response", what), 0)
       end
       local pages = type(page.links) == "table" and type(page.links.pages) == "table" and page.links.pages
       next_url = pages and type(pages.next) == "string" and pages.next or nil

@@ -138,11 +138,12 @@ T.test("raw verbs: get with a query, post, put, delete", function()
   local _, err = dc:get("/v2/volumes/" .. id)
   T.eq(err.status, 404)
   local key = assert(dc:post("/v2/spaces/keys", { name = RUN .. "-raw", grants = json.array {} })).key
-  local updated = assert(dc:put("/v2/spaces/keys/" .. key.access_key, { name = RUN .. "-renamed", grants = json.array {} }))
+  local path = "/v2/spaces/keys/" .. key.access_key
+  local updated = assert(dc:put(path, { name = RUN .. "-renamed", grants = json.array {} }))
   T.eq(updated.key.name, RUN .. "-renamed")
-  local patched = assert(dc:patch("/v2/spaces/keys/" .. key.access_key, { name = RUN .. "-patched" }))
+  local patched = assert(dc:patch(path, { name = RUN .. "-patched" }))
   T.eq(patched.key.name, RUN .. "-patched")
-  T.eq(dc:delete("/v2/spaces/keys/" .. key.access_key), true)
+  T.eq(dc:delete(path), true)
 end)
 
 -- ---- retries and rate limits ----
@@ -188,6 +189,18 @@ T.test("a 429 waits for retry-after and then succeeds", function()
     T.ok(account, "account after a 429: " .. tostring(err))
     T.eq(statuses(logged("GET", "/v2/account")), { 429, 200 })
     T.ok(alaris.now() - started >= 1, "waited for retry-after")
+  end)
+end)
+
+T.test("a 429 without retry-after is retried after a pause, for a POST too (DO did not act on it)", function()
+  local dc = client()
+  with_faults({ { target = "do", method = "POST", path = "^/v2/volumes$", status = 429, count = 1 } }, function()
+    local started = alaris.now()
+    local volume, created = assert(dc:create_volume { name = RUN .. "-after-429", region = "nyc3", size_gigabytes = 1 })
+    T.eq(created, true)
+    T.eq(statuses(logged("POST", "/v2/volumes")), { 429, 201 })
+    T.ok(alaris.now() - started >= 0.9, "paused about a second")
+    assert(dc:delete_volume(volume.id))
   end)
 end)
 
@@ -304,7 +317,8 @@ T.test("options() lists versions; 'latest' and '1.32' resolve to slugs", functio
     if v.slug == newest then found = true end
     local a, b = newest:match("^(%d+)%.(%d+)")
     local c, d = v.slug:match("^(%d+)%.(%d+)")
-    T.ok(tonumber(a) * 1000 + tonumber(b) >= tonumber(c) * 1000 + tonumber(d), newest .. " is not older than " .. v.slug)
+    T.ok(tonumber(a) * 1000 + tonumber(b) >= tonumber(c) * 1000 + tonumber(d),
+      newest .. " is not older than " .. v.slug)
   end
   T.ok(found, "latest is one of the offered slugs")
   local minor = options.versions[#options.versions].kubernetes_version:match("^%d+%.%d+")
@@ -400,7 +414,9 @@ T.test("registry: create (idempotent by name), docker credentials, delete", func
   T.eq(dc:delete_registry(), true) -- the lab keeps state between runs: start without one
   T.eq(dc:registry(), nil)
   local name = RUN .. "-reg"
-  local registry, created = assert(dc:create_registry { name = name, subscription_tier_slug = "basic", region = "fra1" })
+  local registry, created = assert(dc:create_registry {
+    name = name, subscription_tier_slug = "basic", region = "fra1",
+  })
   T.eq(created, true)
   T.eq(registry.name, name)
   T.eq(registry.subscription.tier.slug, "basic")
@@ -442,7 +458,8 @@ T.test("projects: create (idempotent by name), find, assign a volume by URN, lis
   local listed = assert(dc:project_resources(project.id))
   T.eq(#listed, 1)
   T.eq(listed[1].urn, urn)
-  local _, refused = dc:assign_resources(project.id, { digitalocean.urn("volume", "00000000-0000-0000-0000-000000000000") })
+  local missing = digitalocean.urn("volume", "00000000-0000-0000-0000-000000000000")
+  local _, refused = dc:assign_resources(project.id, { missing })
   T.eq(refused.code, "not_assigned")
   T.contains(tostring(refused), "not_found")
 
@@ -484,8 +501,9 @@ T.test("a Spaces key granted one bucket writes there through alaris.s3 and is re
   T.eq(err.code, "AccessDenied")
   T.eq(err.status, 403)
 
-  local renamed = assert(dc:update_spaces_key(key.access_key, { name = RUN .. "-key2",
-                                                               grants = { { bucket = allowed, permission = "read" } } }))
+  local renamed = assert(dc:update_spaces_key(key.access_key, {
+    name = RUN .. "-key2", grants = { { bucket = allowed, permission = "read" } },
+  }))
   T.eq(renamed.name, RUN .. "-key2")
   local _, readonly = scoped:put(allowed, "again.txt", "x")
   T.eq(readonly.code, "AccessDenied", "grant lowered to read")

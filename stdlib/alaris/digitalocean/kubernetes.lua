@@ -125,8 +125,8 @@ function kubernetes.wait_cluster_running(self, id, timeout)
     end
     local left = deadline - alaris.now()
     if left <= 0 then
-      return self:fail("timeout", string.format("cluster %s (%s) still %s after %g s", cluster.name, id, state, timeout),
-        { state = state, cluster = cluster })
+      local what = string.format("cluster %s (%s) still %s after %g s", cluster.name, id, state, timeout)
+      return self:fail("timeout", what, { state = state, cluster = cluster })
     end
     alaris.sleep(math.min(interval, left))
     interval = math.min(interval * 1.5, MAX_POLL)
@@ -143,7 +143,8 @@ end
 -- Values in kubeconfig text that must be masked: bearer tokens and private keys.
 local function register_kubeconfig_secrets(text)
   for line in text:gmatch("[^\n]+") do
-    local value = line:match("^%s*token:%s*[\"']?([^\"'%s]+)") or line:match("^%s*client%-key%-data:%s*[\"']?([^\"'%s]+)")
+    local value = line:match("^%s*token:%s*[\"']?([^\"'%s]+)")
+      or line:match("^%s*client%-key%-data:%s*[\"']?([^\"'%s]+)")
     if value then alaris.secret(value) end
   end
 end

@@ -57,7 +57,9 @@ function resources.create_registry(self, spec)
     return self:fail("conflict", "the account already has a registry named '" .. existing.name .. "'",
       { registry = existing })
   end
-  local body = { name = spec.name, subscription_tier_slug = spec.subscription_tier_slug or "basic", region = spec.region }
+  local body = {
+    name = spec.name, subscription_tier_slug = spec.subscription_tier_slug or "basic", region = spec.region,
+  }
   local created
   created, err = self:post("/v2/registry", body)
   if created then return created.registry, true end
