@@ -217,3 +217,16 @@ test('kubectl create for typed-client kinds (namespace, configmap, secret, role 
   const rb = lab.store.get('rbac.authorization.k8s.io/v1', 'RoleBinding', 'typed', 'view-cfg');
   assert.deepEqual(rb.subjects, [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'alice' }]);
 });
+
+test('kubectl scale uses the scale subresource of deployments and of CNPG Clusters', async () => {
+  lab.store.createObject({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'scaled', namespace: 'default' },
+    spec: { replicas: 1, selector: { matchLabels: { app: 's' } }, template: { metadata: { labels: { app: 's' } }, spec: { containers: [{ name: 'c', image: 'i' }] } } } });
+  lab.store.createObject({ apiVersion: 'postgresql.cnpg.io/v1', kind: 'Cluster', metadata: { name: 'pg-scale', namespace: 'default' },
+    spec: { instances: 1, storage: { size: '1Gi' } } });
+  let r = await lab.kubectl(['scale', 'deployment/scaled', '--replicas=3']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(lab.store.get('apps/v1', 'Deployment', 'default', 'scaled').spec.replicas, 3);
+  r = await lab.kubectl(['scale', 'cluster.postgresql.cnpg.io/pg-scale', '--replicas=2']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(lab.store.get('postgresql.cnpg.io/v1', 'Cluster', 'default', 'pg-scale').spec.instances, 2);
+});

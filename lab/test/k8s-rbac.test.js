@@ -100,3 +100,17 @@ test('requests under impersonation are authorized by RBAC (403 Forbidden Status 
   assert.equal(groupOnly.status, 403);
   assert.match(groupOnly.body.message, /cannot list resource "deployments" in API group "apps" in the namespace "x"/);
 });
+
+test('the bootstrap roles exist: a RoleBinding to ClusterRole edit grants writes but not RBAC, view reads without secrets', async () => {
+  for (const [user, role] of [['erin', 'edit'], ['vic', 'view']]) {
+    lab.store.createObject({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: `${user}-${role}`, namespace: 'ops' },
+      subjects: [{ kind: 'User', name: user, apiGroup: 'rbac.authorization.k8s.io' }],
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role } });
+  }
+  assert.equal((await sar({ user: 'erin', resourceAttributes: res('create', 'secrets') })).allowed, true);
+  assert.equal((await sar({ user: 'erin', resourceAttributes: res('create', 'pods', { subresource: 'portforward' }) })).allowed, true);
+  assert.equal((await sar({ user: 'erin', resourceAttributes: res('create', 'rolebindings', { group: 'rbac.authorization.k8s.io' }) })).allowed, false);
+  assert.equal((await sar({ user: 'vic', resourceAttributes: res('list', 'services') })).allowed, true);
+  assert.equal((await sar({ user: 'vic', resourceAttributes: res('get', 'secrets') })).allowed, false);
+  assert.equal((await sar({ user: 'vic', resourceAttributes: res('delete', 'services') })).allowed, false);
+});

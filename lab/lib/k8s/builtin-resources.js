@@ -47,7 +47,8 @@ const BUILTIN_RESOURCES = [
   }),
   def('', 'v1', 'events', 'Event', { shortNames: ['ev'] }),
   def('apps', 'v1', 'deployments', 'Deployment', {
-    shortNames: ['deploy'], categories: ['all'], subresources: statusOnly,
+    shortNames: ['deploy'], categories: ['all'],
+    subresources: Object.assign({ scale: { verbs: ['get', 'patch', 'update'], kind: 'Scale', group: 'autoscaling', version: 'v1' } }, statusOnly),
   }),
   def('batch', 'v1', 'jobs', 'Job', { categories: ['all'], subresources: statusOnly }),
   def('networking.k8s.io', 'v1', 'networkpolicies', 'NetworkPolicy', { shortNames: ['netpol'] }),

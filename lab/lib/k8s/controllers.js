@@ -2,12 +2,12 @@
 // The few controllers and admission defaults the emulated cluster runs in this part: Namespace phase
 // (Active; Terminating while its contents are deleted, then gone), a ServiceAccount `default` per
 // namespace, Service clusterIP allocation from 127.100.0.0/16 (one loopback address each), ownerReference
-// garbage collection (Background/Foreground), CRDs becoming served types (and Established), and the
-// bootstrap objects (default namespaces, cluster-admin for system:masters). Workloads are not run here.
+// garbage collection (Background/Foreground), CRDs becoming served types (and Established), and creating
+// the bootstrap objects (bootstrap.js). Workloads are not run here.
 
 const { StatusError } = require('./errors');
+const { bootstrapObjects, DEFAULT_NAMESPACES } = require('./bootstrap');
 
-const DEFAULT_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 const SERVICE_NET = [127, 100];
 
 const isCore = (res, name) => !res.group && res.resource === name;
@@ -97,20 +97,7 @@ class Controllers {
   }
 
   bootstrap() {
-    const s = this.store;
-    for (const name of DEFAULT_NAMESPACES) s.createObject({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
-    s.createObject({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'cluster-admin', labels: { 'kubernetes.io/bootstrapping': 'rbac-defaults' } },
-      rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }, { nonResourceURLs: ['*'], verbs: ['*'] }] });
-    s.createObject({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'cluster-admin', labels: { 'kubernetes.io/bootstrapping': 'rbac-defaults' } },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
-      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'system:masters' }] });
-    s.createObject({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'system:basic-user', labels: { 'kubernetes.io/bootstrapping': 'rbac-defaults' } },
-      rules: [{ apiGroups: ['authorization.k8s.io'], resources: ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'], verbs: ['create'] }] });
-    s.createObject({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'system:basic-user', labels: { 'kubernetes.io/bootstrapping': 'rbac-defaults' } },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:basic-user' },
-      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'system:authenticated' }] });
-    s.createObject({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'kubernetes', namespace: 'default', labels: { component: 'apiserver', provider: 'kubernetes' } },
-      spec: { ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: 6443 }] } });
+    for (const obj of bootstrapObjects()) this.store.createObject(obj);
     this.sweep();
   }
 

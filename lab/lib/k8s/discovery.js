@@ -64,7 +64,10 @@ function resourceEntry(r) {
 function subresourceEntries(r) {
   return Object.entries(r.subresources).map(([name, sub]) => {
     const e = { name: `${r.resource}/${name}`, singularName: '', namespaced: r.namespaced, kind: sub.kind || r.kind, verbs: sub.verbs };
-    if (sub.group) { e.group = sub.group; e.version = sub.version; }
+    if (sub.group) {
+      e.group = sub.group;
+      e.version = sub.version;
+    }
     return e;
   });
 }

@@ -52,9 +52,10 @@ function sendJSON(res, code, body, headers) {
   res.end(text);
 }
 
-function sendError(res, err) {
+// `log(line)` receives internal errors (bugs), never expected API errors.
+function sendError(res, err, log = (line) => console.error(line)) {
   if (!(err instanceof StatusError)) {
-    console.error('k8s: internal error:', err && err.stack ? err.stack : err);
+    log(`k8s: internal error: ${err && err.stack ? err.stack : err}`);
     err = errors.internal(`Internal error occurred: ${err && err.message}`);
   }
   sendJSON(res, err.code, err.toStatus());

@@ -55,7 +55,9 @@ class Registry extends EventEmitter {
       if (v.served === false) continue;
       const subresources = {};
       if (v.subresources && v.subresources.status) subresources.status = { verbs: ['get', 'patch', 'update'] };
-      if (v.subresources && v.subresources.scale) subresources.scale = { verbs: ['get', 'patch', 'update'], kind: 'Scale', group: 'autoscaling', version: 'v1' };
+      if (v.subresources && v.subresources.scale) {
+        subresources.scale = { verbs: ['get', 'patch', 'update'], kind: 'Scale', group: 'autoscaling', version: 'v1', paths: v.subresources.scale };
+      }
       this.resources.push({
         group: spec.group,
         version: v.name,

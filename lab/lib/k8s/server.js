@@ -2,7 +2,8 @@
 // The lab's emulated Kubernetes API server: HTTPS with the lab CA, authentication (bearer token or client
 // certificate), impersonation, RBAC authorization, discovery and OpenAPI, then the REST verbs over the
 // in-memory store; pod logs and WebSocket port-forward; the CRDs in lab/crds/*.yaml installed at start.
-// start({dir, host, port, instrument}) → {url, port, caData, token, clientCert, clientKey, store, close()}.
+// start({dir, host, port, instrument, token?, log?, historySize?, bookmarkIntervalMs?})
+//   → {url, port, caData, token, clientCert, clientKey, store, close()}.
 // Validation (validate.js) and server-side apply (apply.js) are used when those modules are present.
 
 const fs = require('fs');
@@ -17,6 +18,7 @@ const discovery = require('./discovery');
 const rest = require('./rest');
 const { handleReview } = require('./reviews');
 const { servePodLog } = require('./podlog');
+const { serveScale } = require('./scale');
 const { createPortForwardServer, requestedPorts, forward } = require('./portforward');
 const { authenticate, impersonate } = require('./auth');
 const { authorize, forbiddenMessage } = require('./rbac');
@@ -35,13 +37,13 @@ function optionalModule(name) {
   return require(name);
 }
 
-function loadValidator() {
+function loadValidator(log) {
   const mod = optionalModule('./validate');
   if (!mod || !mod.Validator) return null;
   try {
     return new mod.Validator();
   } catch (err) {
-    console.error(`k8s: validation disabled: ${err.message}`);
+    log(`k8s: validation disabled: ${err.message}`);
     return null;
   }
 }
@@ -89,10 +91,11 @@ function checkAccess(ctx, attrs) {
 class ApiServer {
   constructor(opts) {
     this.opts = opts;
+    this.log = opts.log || ((line) => console.error(line));
     this.pki = ensurePki(opts.dir, { token: opts.token });
     this.registry = new Registry();
     this.store = new Store({ registry: this.registry, historySize: opts.historySize });
-    this.validator = opts.validator !== undefined ? opts.validator : loadValidator();
+    this.validator = opts.validator !== undefined ? opts.validator : loadValidator(this.log);
     this.apply = optionalModule('./apply');
     this.controllers = new Controllers({ store: this.store, registry: this.registry, validator: this.validator });
     this.controllers.bootstrap();
@@ -128,10 +131,11 @@ class ApiServer {
       checkAccess(ctx, attributesFor(route, rest.verbOf(req.method, route, ctx.query)));
       if (route.resource.virtual) return await handleReview(ctx, route);
       if (route.subresource === 'log') return servePodLog(ctx, route);
+      if (route.subresource === 'scale') return await serveScale(ctx, route);
       if (route.subresource === 'portforward') throw errors.badRequest('Upgrade request required');
       await rest.handle(ctx, route);
     } catch (err) {
-      sendError(res, err);
+      sendError(res, err, this.log);
     }
   }
 
