@@ -319,3 +319,26 @@ test('server-side apply: fieldManager required, managers conflict with 409, forc
   assert.equal(forced.body.data.shared, 'b');
   assert.deepEqual(forced.body.metadata.managedFields.map((m) => m.manager), ['beta']);
 });
+
+test('deletecollection with a label selector; namespaces/NAME/finalize releases a namespace', async () => {
+  await post('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bulk' } });
+  for (const [n, l] of [['b1', 'x'], ['b2', 'x'], ['b3', 'y']]) await post('/api/v1/namespaces/bulk/configmaps', cm(n, { batch: l }));
+  const r = await lab.request('DELETE', '/api/v1/namespaces/bulk/configmaps?labelSelector=batch%3Dx');
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.body.kind, 'ConfigMapList');
+  assert.deepEqual(r.body.items.map((i) => i.metadata.name), ['b1', 'b2']);
+  const left = (await lab.request('GET', '/api/v1/namespaces/bulk/configmaps?labelSelector=batch')).body.items.map((i) => i.metadata.name);
+  assert.deepEqual(left, ['b3']);
+
+  // A namespace whose spec.finalizers an outside party also holds stays Terminating until /finalize clears it.
+  await lab.request('PUT', '/api/v1/namespaces/bulk/finalize', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bulk' }, spec: { finalizers: ['kubernetes', 'example.com/external'] } } });
+  await lab.request('DELETE', '/api/v1/namespaces/bulk');
+  await eventually(async () => (await lab.request('GET', '/api/v1/namespaces/bulk/configmaps')).body.items.length === 0, 3000, 'contents removed');
+  await new Promise((res) => setTimeout(res, 100));
+  const held = await lab.request('GET', '/api/v1/namespaces/bulk');
+  assert.equal(held.body.status.phase, 'Terminating');
+  assert.deepEqual(held.body.spec.finalizers, ['example.com/external']);
+  const fin = await lab.request('PUT', '/api/v1/namespaces/bulk/finalize', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bulk' }, spec: { finalizers: [] } } });
+  assert.equal(fin.status, 200, fin.text);
+  assert.equal((await lab.request('GET', '/api/v1/namespaces/bulk')).status, 404);
+});

@@ -212,8 +212,8 @@ class Controllers {
         remaining++;
         if (!object.metadata.deletionTimestamp) this.tryDelete(storageKey, object, 'Background');
       }
-      if (remaining === 0 && (ns.spec.finalizers || []).length) {
-        ns.spec.finalizers = [];
+      if (remaining === 0 && (ns.spec.finalizers || []).includes('kubernetes')) {
+        ns.spec.finalizers = ns.spec.finalizers.filter((f) => f !== 'kubernetes');
         s.update(nsRes, ns, {});
       } else if (remaining > 0) {
         this.retryLater();

@@ -193,6 +193,13 @@ async function update(ctx, route) {
   const dryRun = dryRunOf(ctx.query);
   const old = ctx.store.getObject(res, route.namespace, route.name);
   if (!old) throw errors.notFound(res, route.name);
+  if (route.subresource === 'finalize') {
+    // namespaces/NAME/finalize: only spec.finalizers changes (how a stuck namespace is released).
+    const next = JSON.parse(JSON.stringify(old));
+    next.spec = Object.assign({}, next.spec, { finalizers: (body.spec && body.spec.finalizers) || [] });
+    if (body.metadata.resourceVersion) next.metadata.resourceVersion = body.metadata.resourceVersion;
+    return sendJSON(ctx.res, 200, encodeOne(ctx, route, ctx.store.update(res, next, { dryRun })));
+  }
   const { obj, warnings } = validate(ctx, res, body, 'update');
   const updated = ctx.store.update(res, recordManager(ctx, old, obj, route.subresource), { dryRun, subresource: route.subresource });
   sendJSON(ctx.res, 200, encodeOne(ctx, route, updated), warningHeaders(warnings));
@@ -331,7 +338,7 @@ async function handle(ctx, route) {
   const verb = verbOf(ctx.req.method, route, ctx.query);
   const allowed = route.subresource ? route.resource.subresources[route.subresource].verbs : route.resource.verbs;
   if (!allowed.includes(verb) && !(verb === 'watch' && route.name && allowed.includes('watch'))) throw errors.methodNotAllowed();
-  if (route.subresource && route.subresource !== 'status') throw errors.methodNotAllowed();
+  if (route.subresource && route.subresource !== 'status' && route.subresource !== 'finalize') throw errors.methodNotAllowed();
   switch (verb) {
     case 'get': return get(ctx, route);
     case 'list': return list(ctx, route);
