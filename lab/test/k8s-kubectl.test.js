@@ -201,7 +201,7 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: pod-reader}
   assert.match(r.stderr, /secrets is forbidden: User "system:serviceaccount:ops:ops-reader" cannot list resource "secrets" in API group "" in the namespace "ops"/);
 });
 
-test('kubectl create for typed-client kinds (namespace, configmap, secret, role binding)', async () => {
+test('kubectl create for typed-client kinds (protobuf bodies: namespace, configmap, secret, role binding, deployment, service, job)', async () => {
   let r = await lab.kubectl(['create', 'namespace', 'typed']);
   assert.equal(r.code, 0, r.stderr);
   r = await lab.kubectl(['-n', 'typed', 'create', 'configmap', 'cfg', '--from-literal=greeting=hello']);
@@ -216,6 +216,21 @@ test('kubectl create for typed-client kinds (namespace, configmap, secret, role 
   assert.equal(Buffer.from(secret.data.password, 'base64').toString(), 's3cr3t');
   const rb = lab.store.get('rbac.authorization.k8s.io/v1', 'RoleBinding', 'typed', 'view-cfg');
   assert.deepEqual(rb.subjects, [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'alice' }]);
+
+  r = await lab.kubectl(['-n', 'typed', 'create', 'deployment', 'api', '--image=app:1', '--port=8080', '--replicas=2']);
+  assert.equal(r.code, 0, r.stderr);
+  const dep = lab.store.get('apps/v1', 'Deployment', 'typed', 'api');
+  assert.equal(dep.spec.replicas, 2);
+  assert.deepEqual(dep.spec.selector, { matchLabels: { app: 'api' } });
+  assert.deepEqual(dep.spec.template.spec.containers[0].ports, [{ containerPort: 8080 }]);
+  r = await lab.kubectl(['-n', 'typed', 'create', 'service', 'clusterip', 'api', '--tcp=80:http']);
+  assert.equal(r.code, 0, r.stderr);
+  const svc = lab.store.get('v1', 'Service', 'typed', 'api');
+  assert.deepEqual(svc.spec.ports, [{ name: '80-http', protocol: 'TCP', port: 80, targetPort: 'http' }]);
+  assert.match(svc.spec.clusterIP, /^127\.100\./);
+  r = await lab.kubectl(['-n', 'typed', 'create', 'job', 'once', '--image=busybox', '--', 'echo', 'hi']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(lab.store.get('batch/v1', 'Job', 'typed', 'once').spec.template.spec.containers[0].command, ['echo', 'hi']);
 });
 
 test('kubectl scale uses the scale subresource of deployments and of CNPG Clusters', async () => {

@@ -1,9 +1,10 @@
 'use strict';
 // Decoding of Kubernetes protobuf request bodies (`application/vnd.kubernetes.protobuf`: "k8s\0" +
 // runtime.Unknown{typeMeta, raw}) into the JSON form, for the types kubectl's typed clients send that way
-// (`kubectl auth can-i`, `kubectl create namespace|configmap|secret|serviceaccount|role|rolebinding|...`).
-// Field numbers are those of the upstream generated.proto files. Other types are refused with 415 so the
-// caller knows to send JSON; responses are always JSON (clients accept it).
+// (`kubectl auth can-i`, `kubectl create namespace|configmap|secret|serviceaccount|deployment|service|job|
+// role|rolebinding|...`). Field numbers are those of the upstream generated.proto files; only the fields
+// those commands write are known (others are dropped). Other types are refused with 415 so the caller
+// knows to send JSON; responses are always JSON (clients accept it).
 
 const { errors } = require('./errors');
 
@@ -75,6 +76,42 @@ T.ObjectReference = { 1: ['kind', 'string'], 2: ['namespace', 'string'], 3: ['na
   5: ['apiVersion', 'string'], 6: ['resourceVersion', 'string'], 7: ['fieldPath', 'string'] };
 T.LocalObjectReference = { 1: ['name', 'string'] };
 
+T.IntOrString = 'intOrString';
+T.Quantity = 'quantity';
+T.LabelSelector = { 1: ['matchLabels', 'map<string,string>'],
+  2: ['matchExpressions', { 1: ['key', 'string'], 2: ['operator', 'string'], 3: ['values', 'string', true] }, true] };
+T.KeySelector = { 1: ['', T.LocalObjectReference, false, 'inline'], 2: ['key', 'string'], 3: ['optional', 'bool'] };
+T.EnvVar = { 1: ['name', 'string'], 2: ['value', 'string'], 3: ['valueFrom', {
+  1: ['fieldRef', { 1: ['apiVersion', 'string'], 2: ['fieldPath', 'string'] }],
+  3: ['configMapKeyRef', T.KeySelector], 4: ['secretKeyRef', T.KeySelector] }] };
+T.ContainerPort = { 1: ['name', 'string'], 2: ['hostPort', 'int32'], 3: ['containerPort', 'int32'], 4: ['protocol', 'string'], 5: ['hostIP', 'string'] };
+T.ResourceRequirements = { 1: ['limits', { map: T.Quantity }], 2: ['requests', { map: T.Quantity }] };
+T.VolumeMount = { 1: ['name', 'string'], 2: ['readOnly', 'bool'], 3: ['mountPath', 'string'], 4: ['subPath', 'string'] };
+T.Container = { 1: ['name', 'string'], 2: ['image', 'string'], 3: ['command', 'string', true], 4: ['args', 'string', true],
+  5: ['workingDir', 'string'], 6: ['ports', T.ContainerPort, true], 7: ['env', T.EnvVar, true], 8: ['resources', T.ResourceRequirements],
+  9: ['volumeMounts', T.VolumeMount, true], 13: ['terminationMessagePath', 'string'], 14: ['imagePullPolicy', 'string'],
+  16: ['stdin', 'bool'], 17: ['stdinOnce', 'bool'], 18: ['tty', 'bool'], 20: ['terminationMessagePolicy', 'string'] };
+T.PodSpec = { 2: ['containers', T.Container, true], 3: ['restartPolicy', 'string'], 4: ['terminationGracePeriodSeconds', 'int64'],
+  6: ['dnsPolicy', 'string'], 7: ['nodeSelector', 'map<string,string>'], 8: ['serviceAccountName', 'string'],
+  15: ['imagePullSecrets', T.LocalObjectReference, true], 20: ['initContainers', T.Container, true] };
+T.PodTemplateSpec = { 1: ['metadata', T.ObjectMeta], 2: ['spec', T.PodSpec] };
+T.DeploymentSpec = { 1: ['replicas', 'int32'], 2: ['selector', T.LabelSelector], 3: ['template', T.PodTemplateSpec],
+  4: ['strategy', { 1: ['type', 'string'], 2: ['rollingUpdate', { 1: ['maxUnavailable', T.IntOrString], 2: ['maxSurge', T.IntOrString] }] }],
+  5: ['minReadySeconds', 'int32'], 6: ['revisionHistoryLimit', 'int32'], 7: ['paused', 'bool'], 9: ['progressDeadlineSeconds', 'int32'] };
+T.JobSpec = { 1: ['parallelism', 'int32'], 2: ['completions', 'int32'], 3: ['activeDeadlineSeconds', 'int64'], 4: ['selector', T.LabelSelector],
+  5: ['manualSelector', 'bool'], 6: ['template', T.PodTemplateSpec], 7: ['backoffLimit', 'int32'], 8: ['ttlSecondsAfterFinished', 'int32'],
+  9: ['completionMode', 'string'], 10: ['suspend', 'bool'] };
+T.ServicePort = { 1: ['name', 'string'], 2: ['protocol', 'string'], 3: ['port', 'int32'], 4: ['targetPort', T.IntOrString],
+  5: ['nodePort', 'int32'], 6: ['appProtocol', 'string'] };
+T.ServiceSpec = { 1: ['ports', T.ServicePort, true], 2: ['selector', 'map<string,string>'], 3: ['clusterIP', 'string'], 4: ['type', 'string'],
+  5: ['externalIPs', 'string', true], 7: ['sessionAffinity', 'string'], 8: ['loadBalancerIP', 'string'],
+  9: ['loadBalancerSourceRanges', 'string', true], 10: ['externalName', 'string'], 11: ['externalTrafficPolicy', 'string'],
+  13: ['publishNotReadyAddresses', 'bool'], 17: ['ipFamilyPolicy', 'string'], 18: ['clusterIPs', 'string', true],
+  19: ['ipFamilies', 'string', true], 22: ['internalTrafficPolicy', 'string'] };
+// Pointer fields: a zero on the wire means an explicit zero, kept in the JSON form.
+const EXPLICIT_ZERO = new Set(['replicas', 'parallelism', 'completions', 'backoffLimit', 'suspend', 'manualSelector',
+  'terminationGracePeriodSeconds', 'revisionHistoryLimit', 'progressDeadlineSeconds', 'ttlSecondsAfterFinished', 'activeDeadlineSeconds', 'optional']);
+
 const withMeta = (rest) => Object.assign({ 1: ['metadata', T.ObjectMeta] }, rest);
 const KINDS = {
   'authorization.k8s.io/v1/SelfSubjectAccessReview': withMeta({ 2: ['spec', T.SelfSubjectAccessReviewSpec] }),
@@ -86,6 +123,10 @@ const KINDS = {
   'v1/Secret': withMeta({ 2: ['data', 'map<string,bytes>'], 3: ['type', 'string'], 4: ['stringData', 'map<string,string>'], 5: ['immutable', 'bool'] }),
   'v1/ServiceAccount': withMeta({ 2: ['secrets', T.ObjectReference, true], 3: ['imagePullSecrets', T.LocalObjectReference, true],
     4: ['automountServiceAccountToken', 'bool'] }),
+  'v1/Pod': withMeta({ 2: ['spec', T.PodSpec] }),
+  'v1/Service': withMeta({ 2: ['spec', T.ServiceSpec] }),
+  'apps/v1/Deployment': withMeta({ 2: ['spec', T.DeploymentSpec] }),
+  'batch/v1/Job': withMeta({ 2: ['spec', T.JobSpec] }),
   'rbac.authorization.k8s.io/v1/Role': withMeta({ 2: ['rules', T.PolicyRule, true] }),
   'rbac.authorization.k8s.io/v1/ClusterRole': withMeta({ 2: ['rules', T.PolicyRule, true] }),
   'rbac.authorization.k8s.io/v1/RoleBinding': withMeta({ 2: ['subjects', T.Subject, true], 3: ['roleRef', T.RoleRef] }),
@@ -102,22 +143,38 @@ function scalar(type, f) {
   }
 }
 
+function intOrString(buf) {
+  const v = decodeMessage(buf, { 1: ['type', 'int64'], 2: ['intVal', 'int32'], 3: ['strVal', 'string'] });
+  return v.type === 1 ? v.strVal || '' : v.intVal || 0;
+}
+
+function decodeValue(type, f) {
+  if (type === T.Time) return timeOf(decodeMessage(f.value, T.Time));
+  if (type === T.IntOrString) return intOrString(f.value);
+  if (type === T.Quantity) return decodeMessage(f.value, { 1: ['string', 'string'] }).string || '0';
+  if (typeof type === 'object') return decodeMessage(f.value, type);
+  return scalar(type, f);
+}
+
 function decodeMessage(buf, schema) {
   const out = {};
   for (const f of fields(buf)) {
     const def = schema[f.no];
     if (!def) continue;
-    const [name, type, repeated] = def;
-    let value;
-    if (typeof type === 'object') value = type === T.Time ? timeOf(decodeMessage(f.value, T.Time)) : decodeMessage(f.value, type);
-    else if (type.startsWith('map<')) {
-      const valueType = type.slice(type.indexOf(',') + 1, -1);
-      const entry = decodeMessage(f.value, { 1: ['key', 'string'], 2: ['value', valueType] });
+    const [name, type, repeated, inline] = def;
+    if (inline) {
+      Object.assign(out, decodeMessage(f.value, type));
+      continue;
+    }
+    const mapOf = typeof type === 'string' && type.startsWith('map<') ? type.slice(type.indexOf(',') + 1, -1) : type && type.map;
+    if (mapOf) {
+      const entry = decodeMessage(f.value, { 1: ['key', 'string'], 2: ['value', mapOf] });
       out[name] = Object.assign(out[name] || {}, { [entry.key || '']: entry.value === undefined ? '' : entry.value });
       continue;
-    } else value = scalar(type, f);
+    }
+    const value = decodeValue(type, f);
     // Go's JSON encoding omits empty optional scalars (omitempty); the protobuf form carries them.
-    if (!repeated && (value === '' || value === false || value === 0)) continue;
+    if (!repeated && (value === '' || value === false || value === 0) && !EXPLICIT_ZERO.has(name)) continue;
     if (repeated) (out[name] = out[name] || []).push(value);
     else out[name] = value;
   }
