@@ -296,4 +296,352 @@ T.test("a broken kubeconfig gives one line naming the file and the field", funct
   T.contains(tostring(err), "no context named nope")
 end)
 
+-- ---- objects ----
+
+local function admin(method, path, body)
+  local resp = must(http.request { method = method, url = os.getenv("LAB_ADMIN_URL") .. path,
+    headers = { Authorization = "Bearer " .. os.getenv("LAB_ADMIN_TOKEN"), ["Content-Type"] = "application/json" },
+    body = body and json.encode(body) or nil })
+  T.ok(resp.status < 300, "admin " .. method .. " " .. path .. ": " .. resp.status .. " " .. resp.body)
+  return resp.body ~= "" and json.decode(resp.body) or nil
+end
+
+local function configmap(name, data)
+  return { apiVersion = "v1", kind = "ConfigMap", metadata = { name = name, namespace = NS }, data = data or {} }
+end
+
+local GROUP = "t" .. RUN .. ".alaris.test"
+local WIDGET_API = GROUP .. "/v1"
+
+local function widget_crd()
+  return {
+    apiVersion = "apiextensions.k8s.io/v1", kind = "CustomResourceDefinition",
+    metadata = { name = "widgets." .. GROUP },
+    spec = {
+      group = GROUP, scope = "Namespaced",
+      names = { plural = "widgets", singular = "widget", kind = "Widget", listKind = "WidgetList" },
+      versions = { {
+        name = "v1", served = true, storage = true, subresources = { status = {} },
+        schema = { openAPIV3Schema = { type = "object", properties = {
+          spec = { type = "object", properties = { size = { type = "integer" } } },
+          status = { type = "object", ["x-kubernetes-preserve-unknown-fields"] = true },
+        } } },
+      } },
+    },
+  }
+end
+
+local function widget(name, size)
+  return { apiVersion = WIDGET_API, kind = "Widget", metadata = { name = name, namespace = NS }, spec = { size = size } }
+end
+
+local function set_ready(name, status)
+  return must(kc:patch(widget(name), { status = { conditions = { { type = "Ready", status = status,
+    reason = status == "True" and "Done" or "Working", lastTransitionTime = "2024-01-01T00:00:00Z", message = "" } } } },
+    "merge", { subresource = "status" }))
+end
+
+T.test("apply_all: a YAML stream, the Namespace and the CRD first, a kind created a moment ago usable at once", function()
+  local text = yaml.encode_all {
+    widget("first", 1),
+    { apiVersion = "v1", kind = "ConfigMap", metadata = { name = "settings", namespace = NS }, data = { a = "1" } },
+    widget_crd(),
+    { apiVersion = "v1", kind = "Namespace", metadata = { name = NS } },
+  }
+  local applied = must(kc:apply_all(text))
+  T.eq(#applied, 4)
+  T.eq(applied[1].kind, "Widget")
+  T.eq(applied[1].spec.size, 1)
+  T.eq(applied[4].metadata.name, NS)
+  local res = must(kc:resource(WIDGET_API, "Widget"))
+  T.eq(res.name, "widgets")
+  T.eq(res.namespaced, true)
+  T.eq(must(kc:get(WIDGET_API, "Widget", "first", NS)).spec.size, 1)
+end)
+
+T.test("CRUD: create, get, replace, delete; NotFound, AlreadyExists, Conflict as Status errors", function()
+  local created = must(kc:create(configmap("crud", { a = "1" })))
+  T.eq(created.data.a, "1")
+  T.ok(created.metadata.uid, "uid")
+  expect_error("AlreadyExists", 409, kc:create(configmap("crud")))
+  local got = must(kc:get(configmap("crud")))
+  got.data.a = "2"
+  local replaced = must(kc:replace(got))
+  T.eq(replaced.data.a, "2")
+  got.data.a = "3" -- the old resourceVersion: a conflict
+  local err = expect_error("Conflict", 409, kc:replace(got))
+  T.contains(err.message, "crud")
+  local ok, status = kc:delete(configmap("crud"), { wait = true, timeout = 10 })
+  T.eq(ok, true, tostring(status))
+  err = expect_error("NotFound", 404, kc:get("v1", "ConfigMap", "crud", NS))
+  T.eq(err.code, "not_found")
+  expect_error("NotFound", 404, kc:delete(configmap("crud")))
+  local value, rerr = kc:get("v1", "NoSuchKind", "x", NS)
+  T.eq(value, nil)
+  T.eq(rerr.status, 404)
+end)
+
+T.test("patch: merge, json and strategic", function()
+  must(kc:create({ apiVersion = "apps/v1", kind = "Deployment", metadata = { name = "web", namespace = NS },
+    spec = { replicas = 1, selector = { matchLabels = { app = "web" } }, template = {
+      metadata = { labels = { app = "web" } },
+      spec = { containers = { { name = "app", image = "nginx:1", env = { { name = "A", value = "1" } } } } } } } }))
+  local ref = { apiVersion = "apps/v1", kind = "Deployment", metadata = { name = "web", namespace = NS } }
+  local m = must(kc:patch(ref, { metadata = { labels = { tier = "front" } }, spec = { replicas = 2 } }, "merge"))
+  T.eq(m.spec.replicas, 2)
+  T.eq(m.metadata.labels.tier, "front")
+  local j = must(kc:patch(ref, { { op = "replace", path = "/spec/replicas", value = 3 },
+    { op = "remove", path = "/metadata/labels/tier" } }, "json"))
+  T.eq(j.spec.replicas, 3)
+  T.eq((j.metadata.labels or {}).tier, nil)
+  -- strategic: containers merge by name (a merge patch would replace the list)
+  local s = must(kc:patch(ref, { spec = { template = { spec = { containers = {
+    { name = "sidecar", image = "busybox:1" } } } } } }, "strategic"))
+  local names = {}
+  for _, c in ipairs(s.spec.template.spec.containers) do names[#names + 1] = c.name end
+  table.sort(names)
+  T.eq(names, { "app", "sidecar" })
+  T.raises(function() kc:patch(ref, {}, "yaml") end, "patch type")
+end)
+
+T.test("server-side apply: field ownership, a conflict between managers, force", function()
+  local m = configmap("ssa", { owner = "alaris" })
+  local a = must(kc:apply(m))
+  T.eq(a.data.owner, "alaris")
+  local found = false
+  for _, f in ipairs(a.metadata.managedFields or {}) do found = found or f.manager == "alaris" end
+  T.ok(found, "alaris manages fields")
+  must(kc:apply(m)) -- the same apply again: nothing to change, no error
+  local err = expect_error("Conflict", 409, kc:apply(configmap("ssa", { owner = "other" }), { field_manager = "other" }))
+  T.ok(#err.causes >= 1, "conflict causes")
+  T.contains(json.encode(err.causes), "data.owner")
+  local forced = must(kc:apply(configmap("ssa", { owner = "other" }), { field_manager = "other", force = true }))
+  T.eq(forced.data.owner, "other")
+end)
+
+T.test("a dry-run apply answers the object and stores nothing", function()
+  local obj = must(kc:apply(configmap("dry", { x = "1" }), { dry_run = true }))
+  T.eq(obj.data.x, "1")
+  expect_error("NotFound", 404, kc:get("v1", "ConfigMap", "dry", NS))
+  local created = must(kc:create(configmap("dry2"), { dry_run = true }))
+  T.eq(created.metadata.name, "dry2")
+  expect_error("NotFound", 404, kc:get("v1", "ConfigMap", "dry2", NS))
+end)
+
+T.test("Invalid: the causes name the fields", function()
+  local bad = { apiVersion = "apps/v1", kind = "Deployment", metadata = { name = "Bad_Name", namespace = NS },
+    spec = { replicas = -1, selector = { matchLabels = { app = "x" } },
+      template = { metadata = { labels = { app = "x" } }, spec = { containers = json.array {} } } } }
+  local err = expect_error("Invalid", 422, kc:create(bad))
+  T.eq(err.code, "invalid")
+  T.ok(#err.causes >= 2, "several causes: " .. json.encode(err.causes))
+  local fields = {}
+  for _, c in ipairs(err.causes) do fields[c.field] = true end
+  T.ok(fields["metadata.name"], "metadata.name among " .. json.encode(err.causes))
+  T.ok(fields["spec.replicas"], "spec.replicas among " .. json.encode(err.causes))
+end)
+
+T.test("2,000 ConfigMaps created concurrently, listed in pages", function()
+  local playbook = require "alaris.playbook"
+  local names = {}
+  for i = 1, 2000 do names[i] = string.format("page-%04d", i) end
+  admin("DELETE", "/requests")
+  playbook.for_each(names, { concurrency = 16 }, function(name)
+    must(kc:create({ apiVersion = "v1", kind = "ConfigMap", metadata = { name = name, namespace = NS,
+      labels = { paged = "yes" } }, data = { n = name } }))
+  end)
+  local seen, count = {}, 0
+  for obj in must(kc:list("v1", "ConfigMap", NS, { label_selector = "paged=yes", limit = 300 })) do
+    T.eq(obj.kind, "ConfigMap")
+    T.ok(not seen[obj.metadata.name], "no duplicates")
+    seen[obj.metadata.name] = true
+    count = count + 1
+  end
+  T.eq(count, 2000)
+  local log = admin("GET", "/requests?target=k8s&method=GET")
+  local pages = 0
+  for _, r in ipairs(log.requests) do
+    if r.path == "/api/v1/namespaces/" .. NS .. "/configmaps" then pages = pages + 1 end
+  end
+  T.eq(pages, 7, "ceil(2000/300) pages")
+end)
+
+T.test("watch survives a 410 Gone: the history is forgotten, the watch lists again and goes on", function()
+  -- 2,000 writes above overflowed the lab's event history: version "1" is too old.
+  local it, stream = kc:watch("v1", "ConfigMap", NS, { resource_version = "1", label_selector = "late=yes",
+    timeout = 20 })
+  must(it, stream)
+  local later = alaris.spawn(function()
+    alaris.sleep(0.3)
+    must(kc:create({ apiVersion = "v1", kind = "ConfigMap", metadata = { name = "after-410", namespace = NS,
+      labels = { late = "yes" } } }))
+  end)
+  local got
+  for ev in it, stream do
+    if ev.object.metadata.name == "after-410" then
+      got = ev
+      break
+    end
+  end
+  must(later:wait())
+  T.ok(got, "the event after the 410")
+  T.eq(got.type, "ADDED")
+  T.ok((stream.relists or 0) >= 1, "listed again after the 410")
+end)
+
+T.test("watch: initial objects, changes, deletions, selectors; break stops the stream", function()
+  local changes = alaris.spawn(function()
+    alaris.sleep(0.2)
+    must(kc:create(configmap("w1", { v = "1" })))
+    must(kc:patch(configmap("w1"), { data = { v = "2" } }, "merge"))
+    must(kc:create(configmap("other")))
+    must(kc:delete(configmap("w1")))
+  end)
+  local types = {}
+  for ev in kc:watch("v1", "ConfigMap", NS, { field_selector = "metadata.name=w1", timeout = 10 }) do
+    types[#types + 1] = ev.type
+    T.eq(ev.object.metadata.name, "w1")
+    if ev.type == "DELETED" then break end
+  end
+  must(changes:wait())
+  T.eq(types, { "ADDED", "MODIFIED", "DELETED" })
+end)
+
+T.test("wait: a condition set by another task through the status subresource", function()
+  must(kc:apply(widget("waited", 2)))
+  set_ready("waited", "False")
+  local setter = alaris.spawn(function()
+    alaris.sleep(0.3)
+    set_ready("waited", "True")
+  end)
+  local started = alaris.now()
+  local obj = must(kc:wait(widget("waited"), "Ready", { timeout = 10 }))
+  T.eq(k8s.condition(obj, "Ready").status, "True")
+  T.ok(alaris.now() - started < 5, "returned when the condition came")
+  must(setter:wait())
+  local by_fn = must(kc:wait(widget("waited"), function(o) return o.spec.size == 2 end, { timeout = 5 }))
+  T.eq(by_fn.metadata.name, "waited")
+end)
+
+T.test("wait: a timeout says what it saw last", function()
+  must(kc:apply(widget("never", 1)))
+  set_ready("never", "False")
+  local started = alaris.now()
+  local value, err = kc:wait(widget("never"), "Ready", { timeout = 1 })
+  T.eq(value, nil)
+  T.eq(err.code, "timeout")
+  T.contains(tostring(err), "Ready=False (Working)")
+  T.ok(alaris.now() - started < 4, "about the timeout")
+end)
+
+T.test("two waits in playbook.parallel overlap", function()
+  local playbook = require "alaris.playbook"
+  must(kc:apply(widget("pa", 1)))
+  must(kc:apply(widget("pb", 1)))
+  local setter = alaris.spawn(function()
+    alaris.sleep(0.5)
+    set_ready("pa", "True")
+    set_ready("pb", "True")
+  end)
+  local started = alaris.now()
+  local results = playbook.parallel {
+    function() return must(kc:wait(widget("pa"), "Ready", { timeout = 10 })) end,
+    function() return must(kc:wait(widget("pb"), "Ready", { timeout = 10 })) end,
+  }
+  T.eq(results[1].metadata.name, "pa")
+  T.eq(results[2].metadata.name, "pb")
+  T.ok(alaris.now() - started < 3, "concurrent")
+  must(setter:wait())
+end)
+
+T.test("retries: 503 twice, then the GET succeeds (three requests in the lab's log)", function()
+  must(kc:apply(configmap("flaky", { v = "1" })))
+  local path = "/api/v1/namespaces/" .. NS .. "/configmaps/flaky"
+  admin("DELETE", "/requests")
+  admin("POST", "/faults", { target = "k8s", method = "GET", path = "^" .. path:gsub("%.", "\\.") .. "$",
+    status = 503, count = 2 })
+  local obj = must(kc:get(configmap("flaky")))
+  T.eq(obj.data.v, "1")
+  local log = admin("GET", "/requests?target=k8s&method=GET")
+  local statuses = {}
+  for _, r in ipairs(log.requests) do
+    if r.path == path then statuses[#statuses + 1] = r.status end
+  end
+  T.eq(statuses, { 503, 503, 200 })
+  -- a create (POST) is not retried
+  admin("POST", "/faults", { target = "k8s", method = "POST", path = "/configmaps$", status = 503, count = 1 })
+  local value, err = kc:create(configmap("once"))
+  T.eq(value, nil)
+  T.eq(err.status, 503)
+  admin("DELETE", "/faults")
+end)
+
+T.test("logs: the pod's log, NotFound for a missing pod", function()
+  must(kc:create({ apiVersion = "v1", kind = "Pod", metadata = { name = "logger", namespace = NS },
+    spec = { containers = { { name = "main", image = "busybox:1" } } } }))
+  T.eq(must(kc:logs(NS, "logger", { tail_lines = 10 })), "")
+  expect_error("NotFound", 404, kc:logs(NS, "no-such-pod"))
+  expect_error("BadRequest", 400, kc:logs(NS, "logger", { container = "nope" }))
+end)
+
+T.test("secret_data decodes values and registers them as secrets", function()
+  local value = "s3cr3t-" .. RUN
+  must(kc:apply({ apiVersion = "v1", kind = "Secret", metadata = { name = "creds", namespace = NS },
+    data = { password = crypto.base64_encode(value) } }))
+  local data = must(k8s.secret_data(must(kc:get("v1", "Secret", "creds", NS))))
+  T.eq(data.password, value)
+  T.ok(alaris.is_secret(value), "registered")
+  T.eq(alaris.mask("pw=" .. value), "pw=***")
+end)
+
+T.test("port-forward to a real PostgreSQL through the lab, used by alaris.pg", function()
+  local pg = require "alaris.pg"
+  local dir = T.tmpdir() .. "/pg"
+  local _, perr, code = T.run("tests/support/pg-server up " .. dir)
+  T.eq(code, 0, "pg-server up: " .. perr)
+  local ok, err = pcall(function()
+    local env = T.read_file(dir .. "/env")
+    local port = tonumber(env:match("PGPORT='?(%d+)"))
+    local passfile = env:match("PGPASSFILE='?([^'\n]+)")
+    local password = T.read_file(passfile):match("[^\n]+"):match("([^:]*)$")
+    alaris.secret(password)
+    must(kc:create({ apiVersion = "v1", kind = "Pod", metadata = { name = "db", namespace = NS },
+      spec = { containers = { { name = "postgres", image = "postgres:15" } } } }))
+    must(kc:patch({ apiVersion = "v1", kind = "Pod", metadata = { name = "db", namespace = NS } },
+      { status = { phase = "Running", podIP = "127.0.0.1", podIPs = { { ip = "127.0.0.1" } } } }, "merge",
+      { subresource = "status" }))
+    local pf <close> = must(kc:port_forward(NS, "db", port))
+    T.ok(pf.local_port > 0 and pf.local_port ~= port, "a local port of its own")
+    local function query()
+      local db <close> = must(pg.connect { host = "127.0.0.1", port = pf.local_port, dbname = "app", user = "app",
+        password = password, connect_timeout = 10 })
+      return must(db:query("SELECT 1 AS one, current_database() AS db"))[1]
+    end
+    local a = alaris.spawn(query)
+    local b = alaris.spawn(query)
+    local oka, ra = a:wait(20)
+    local okb, rb = b:wait(20)
+    T.ok(oka, tostring(ra))
+    T.ok(okb, tostring(rb))
+    T.eq(ra.one, 1)
+    T.eq(rb.db, "app")
+    -- a port nothing listens on: the error channel is reported
+    local bad <close> = must(kc:port_forward(NS, "db", 1))
+    local probe = pg.connect { host = "127.0.0.1", port = bad.local_port, dbname = "app", user = "app",
+      password = password, connect_timeout = 5 }
+    T.eq(probe, nil, "nothing answers behind port 1")
+    T.ok(#bad.errors >= 1, "an error from the error channel")
+    T.contains(bad.errors[1], "connection refused")
+  end)
+  T.run("tests/support/pg-server down " .. dir)
+  if not ok then error(err, 0) end
+end)
+
+T.test("delete with propagation and wait; the namespace goes at the end", function()
+  local ok, err = kc:delete({ apiVersion = "v1", kind = "Namespace", metadata = { name = NS } },
+    { propagation = "Foreground", wait = true, timeout = 60 })
+  T.eq(ok, true, tostring(err))
+  expect_error("NotFound", 404, kc:get("v1", "Namespace", NS))
+end)
+
 T.run_all()
