@@ -43,6 +43,11 @@ function k8s.client(opts)
   if type(opts) ~= "table" then error("k8s.client expects a table of options", 2) end
   local settings, err = kubeconfig.load(opts)
   if not settings then return nil, err end
+  if settings.server_name and not settings.insecure then
+    -- alaris.http has no way yet to send one name (SNI, certificate check) while connecting to another address.
+    return nil, core.error("kubeconfig", "kubeconfig " .. settings.origin .. ": tls-server-name is not supported for "
+      .. "HTTP requests yet (only for port-forward streams)")
+  end
   if settings.insecure then
     warn("k8s: insecure-skip-tls-verify is set for " .. settings.server .. ": the server's certificate is not checked")
   end

@@ -56,7 +56,7 @@ local function pump_from_pod(fwd, ws, sock)
       fwd:report(payload)
     end
   end
-  sock:close()
+  if not sock:closed() then sock:shutdown() end -- the local client reads end of file, then closes its side
 end
 
 -- TCP -> WebSocket, on channel 0.
@@ -82,6 +82,7 @@ function Forward:serve(sock)
   pump_to_pod(ws, sock)
   alaris.wait(conn.reader)
   self.connections[conn] = nil
+  sock:close()
 end
 
 function Forward:accept_loop()
