@@ -4,7 +4,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build asan test test-fast install demo clean lab-deps
+.PHONY: all deps build asan test test-fast install clean lab-deps
 
 all: build
 

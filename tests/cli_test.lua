@@ -112,6 +112,36 @@ T.test("vars come from a YAML or JSON var file, and arguments win", function()
   T.contains(out, "json-tenant\t1\tinteger\t0")
 end)
 
+T.test("--dry-run reports steps without a plan as 'would run'", function()
+  local out, _, code = T.run(RUN .. " --dry-run examples/rollback-demo.lua")
+  T.eq(code, 0)
+  T.contains(out, "PLAN rollback-demo")
+  T.contains(out, "would run")
+  T.not_contains(out, "rolled back")
+end)
+
+T.test("values registered with log.secret are masked in print, io.write, stderr and logs", function()
+  local dir = T.tmpdir()
+  local file = T.write_file(dir .. "/mask.lua", [[
+    local log = require "alaris.log"
+    local token = "tok_" .. string.rep("z", 3) .. "_abc123"
+    log.secret(token)
+    print("print " .. token)
+    io.write("write ", token, "\n")
+    io.stdout:write("stdout ", token, "\n")
+    io.stderr:write("stderr ", token, "\n")
+    log.warn("log " .. token, { t = token })
+    error("raised " .. token)
+  ]])
+  local out, err, code = T.run(RUN .. " " .. file)
+  T.eq(code, 1)
+  T.not_contains(out .. err, "tok_zzz_abc123")
+  T.eq(out, "print ***\nwrite ***\nstdout ***\n")
+  T.contains(err, "stderr ***")
+  T.contains(err, "log ***  t=***")
+  T.contains(err, "raised ***")
+end)
+
 T.test("a plain script runs with arg and ... as lua sets them", function()
   local dir = T.tmpdir()
   local file = T.write_file(dir .. "/script.lua", [[

@@ -60,6 +60,20 @@ T.test("steps run in order and succeed", function()
   T.contains(out, "DONE steps")
   T.eq(journal_events(journal), { "run_started", "step_started a", "step_done a", "step_started b", "step_done b",
     "step_started c", "step_done c", "run_finished" })
+  local b_done = json.decode(lines(journal)[5])
+  T.eq(b_done.output, { step = "b", previous = "a" }, "a step sees earlier outputs in ctx.outputs")
+end)
+
+T.test("the default journal is named after the playbook and its non-secret vars", function()
+  local dir = T.tmpdir()
+  local _, err, code = T.run(string.format("cd %s && %s %s/%s trace=%s/trace password=hidden-pw-123", dir, RUN,
+    os.getenv("PWD") or ".", PB, dir))
+  T.eq(code, 0, err)
+  local listing = T.run("ls " .. dir .. "/.alaris/journal/")
+  T.contains(listing, "steps--")
+  T.contains(listing, "tenant=acme")
+  T.not_contains(listing, "hidden-pw-123")
+  T.not_contains(listing, "password")
 end)
 
 T.test("a failing step rolls back the completed steps in reverse order and exits 1", function()
@@ -148,6 +162,13 @@ T.test("kill -9 then --resume continues after the last completed step", function
   T.eq(code2, 0, err)
   T.eq(lines(trace), { "start a", "run a", "start b", "start b", "run b", "start c", "run c" })
   T.contains(out, "done earlier")
+  local records = lines(dir .. "/journal.jsonl")
+  local last_b
+  for _, line in ipairs(records) do
+    local rec = json.decode(line)
+    if rec.event == "step_done" and rec.step == "b" then last_b = rec end
+  end
+  T.eq(last_b.output.previous, "a", "outputs of steps done before the crash are restored from the journal")
   local _, err3, code3 = run(dir, { before = "--resume" })
   T.eq(code3, 2, "nothing left to resume")
   T.contains(err3, "nothing to resume")
