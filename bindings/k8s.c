@@ -459,6 +459,10 @@ static int run_step(lua_State *L) {
     output_drain(&p->out); /* what it wrote just before exiting */
     output_drain(&p->err);
   }
+  if (p->pid > 0 && p->pidfd < 0 && p->out.fd < 0 && p->err.fd < 0) { /* no pidfd: its output ended, it is exiting */
+    waitpid(p->pid, &p->status, 0);
+    p->pid = 0;
+  }
   if (p->pid == 0 && p->out.fd < 0 && p->err.fd < 0) {
     push_process_result(L, p);
     return 1;

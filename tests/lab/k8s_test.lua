@@ -636,6 +636,12 @@ T.test("port-forward to a real PostgreSQL through the lab, used by alaris.pg", f
     T.eq(probe, nil, "nothing answers behind port 1")
     T.ok(#bad.errors >= 1, "an error from the error channel")
     T.contains(bad.errors[1], "connection refused")
+    -- a pod that does not exist: the upgrade is refused, and said so
+    local missing <close> = must(kc:port_forward(NS, "no-such-pod", port))
+    T.eq(pg.connect { host = "127.0.0.1", port = missing.local_port, dbname = "app", user = "app",
+      password = password, connect_timeout = 5 }, nil)
+    T.ok(#missing.errors >= 1, "an error for the refused stream")
+    T.contains(missing.errors[1], "404")
   end)
   T.run("tests/support/pg-server down " .. dir)
   if not ok then error(err, 0) end
