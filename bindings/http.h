@@ -34,6 +34,7 @@ typedef struct chunk {
 typedef struct transfer {
   CURL *easy;
   struct curl_slist *headers;
+  struct curl_slist *connect_to; /* CURLOPT_CONNECT_TO entries, "HOST:PORT:ADDRESS:PORT" */
   int in_multi, done, paused, streaming, aborted, linked;
   CURLcode result;
   alaris_task *waiting; /* the task suspended on this transfer, NULL while it runs Lua */

@@ -175,6 +175,34 @@ static void set_tls(lua_State *L, transfer *t) {
   }
 }
 
+/* connect_to = "HOST:PORT:ADDRESS:PORT" or a list of them: the TLS name and Host stay those of the URL while the
+ * connection goes to ADDRESS (kubeconfig's tls-server-name, a server reached by another address). */
+static void set_connect_to(lua_State *L, transfer *t) {
+  int kind = lua_getfield(L, ARG_OPTS, "connect_to");
+  if (kind == LUA_TSTRING) {
+    lua_createtable(L, 1, 0);
+    lua_insert(L, -2);
+    lua_rawseti(L, -2, 1);
+  } else if (kind != LUA_TTABLE) {
+    if (kind != LUA_TNIL)
+      luaL_error(L, "http.request: connect_to must be a string or a list of strings");
+    lua_pop(L, 1);
+    return;
+  }
+  for (lua_Integer i = 1; lua_rawgeti(L, -1, i) != LUA_TNIL; i++) {
+    if (lua_type(L, -1) != LUA_TSTRING)
+      luaL_error(L, "http.request: connect_to must be a string or a list of strings");
+    struct curl_slist *more = curl_slist_append(t->connect_to, lua_tostring(L, -1));
+    if (!more)
+      luaL_error(L, "http.request: out of memory");
+    t->connect_to = more;
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 2);
+  if (t->connect_to)
+    SETOPT(L, t, CURLOPT_CONNECT_TO, t->connect_to, "connect_to");
+}
+
 static void set_timeouts(lua_State *L, transfer *t) {
   double total = opt_seconds(L, "timeout", 0), connect = opt_seconds(L, "connect_timeout", DEFAULT_CONNECT_TIMEOUT);
   if (total > 0)
@@ -197,4 +225,5 @@ void http_options_apply(lua_State *L, transfer *t, const char *url, const char *
   set_headers(L, t, has_body);
   set_timeouts(L, t);
   set_tls(L, t);
+  set_connect_to(L, t);
 }

@@ -105,6 +105,8 @@ void http_transfer_close(transfer *t) {
     t->in_multi = 0;
   }
   curl_slist_free_all(t->headers);
+  curl_slist_free_all(t->connect_to);
+  t->connect_to = NULL;
   t->headers = NULL;
   buffer_free(&t->body);
   buffer_free(&t->head);

@@ -43,11 +43,6 @@ function k8s.client(opts)
   if type(opts) ~= "table" then error("k8s.client expects a table of options", 2) end
   local settings, err = kubeconfig.load(opts)
   if not settings then return nil, err end
-  if settings.server_name and not settings.insecure then
-    -- alaris.http has no way yet to send one name (SNI, certificate check) while connecting to another address.
-    return nil, core.error("kubeconfig", "kubeconfig " .. settings.origin .. ": tls-server-name is not supported for "
-      .. "HTTP requests yet (only for port-forward streams)")
-  end
   if settings.insecure then
     warn("k8s: insecure-skip-tls-verify is set for " .. settings.server .. ": the server's certificate is not checked")
   end
@@ -115,13 +110,25 @@ local function encode_query(query)
 end
 k8s.encode_query = encode_query
 
+-- With tls-server-name, the URL names that server (so TLS checks its certificate against it) and the connection
+-- goes to the kubeconfig's server address, whose host:port is still sent as Host, as client-go does.
+local function addressed(settings, path)
+  local scheme, host, port, rest = settings.server:match("^(https?)://([^/:]+):?(%d*)(.*)$")
+  if not settings.server_name or not scheme then return settings.server .. path end
+  port = port ~= "" and port or (scheme == "https" and "443" or "80")
+  return scheme .. "://" .. settings.server_name .. ":" .. port .. rest .. path,
+    settings.server_name .. ":" .. port .. ":" .. host .. ":" .. port, host .. ":" .. port
+end
+
 -- The http.request options for one attempt (TLS material, credentials), or nil, err.
 function Client:http_options(method, path, opts)
   local s = self.settings
+  local url, connect_to, host = addressed(s, path .. encode_query(opts.query))
   local req = {
     method = method,
-    url = s.server .. path .. encode_query(opts.query),
-    headers = { Accept = opts.accept or "application/json", ["User-Agent"] = "alaris/" .. alaris.version },
+    url = url,
+    connect_to = connect_to,
+    headers = { Accept = opts.accept or "application/json", ["User-Agent"] = "alaris/" .. alaris.version, Host = host },
     ca_data = s.ca_data,
     insecure = s.insecure or nil,
     timeout = opts.timeout == nil and self.timeout or opts.timeout or nil,

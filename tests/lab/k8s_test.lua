@@ -230,6 +230,18 @@ T.test("TLS with the wrong CA fails with a clear message", function()
   T.contains(tostring(err):lower(), "certificate")
 end)
 
+T.test("tls-server-name: the certificate is checked against that name while connecting to the server", function()
+  local by_ip = SERVER:gsub("//localhost:", "//127.0.0.1:")
+  local good = must(k8s.client { kubeconfig = kubeconfig_with({ token = TOKEN },
+    { server = by_ip, ["tls-server-name"] = "localhost" }) })
+  T.eq(must(good:get("v1", "Namespace", "default")).metadata.name, "default")
+  local bad = must(k8s.client { kubeconfig = kubeconfig_with({ token = TOKEN },
+    { server = by_ip, ["tls-server-name"] = "not-the-lab.example" }) })
+  local value, err = bad:get("v1", "Namespace", "default")
+  T.eq(value, nil)
+  T.eq(err.code, "tls", tostring(err))
+end)
+
 T.test("insecure-skip-tls-verify works and warns", function()
   local dir = T.tmpdir()
   local cfg = kubeconfig_with({ token = TOKEN },
