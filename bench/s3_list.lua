@@ -1,6 +1,6 @@
 -- Benchmark: list a prefix of 100,000 objects with alaris.s3 and with `s3cmd ls -r` in the same run, and print
--- the time and peak memory (max RSS, from /usr/bin/time -v) of each and their ratios. Run by hand, not by
--- `make test`, against the lab or any S3 endpoint configured by SPACES_* variables:
+-- the wall time, CPU time and peak memory (max RSS, from /usr/bin/time -v) of each and their ratios. Run by hand,
+-- not by `make test`, against the lab or any S3 endpoint configured by SPACES_* variables:
 --     lab/bin/lab up --dir DIR && . DIR/env
 --     build/alaris-run bench/s3_list.lua [COUNT]        (COUNT defaults to 100000; bucket: $BENCH_BUCKET)
 -- The objects are created once, concurrently, under list-COUNT/ and reused by later runs (a marker object says
@@ -106,8 +106,10 @@ local function measure(dir, name, command)
   local seconds = 0
   for part in (elapsed or ""):gmatch("[^:]+") do seconds = seconds * 60 + tonumber(part) end
   local peak = tonumber(report:match("Maximum resident set size %(kbytes%): (%d+)"))
+  local cpu = tonumber(report:match("User time %(seconds%): ([%d.]+)") or "0")
+    + tonumber(report:match("System time %(seconds%): ([%d.]+)") or "0")
   if not elapsed or not peak then fail("cannot read /usr/bin/time output of %s", name) end
-  return { seconds = seconds, peak_kib = peak, stdout = read_file(out) }
+  return { seconds = seconds, cpu = cpu, peak_kib = peak, stdout = read_file(out) }
 end
 
 local function count_lines(text)
@@ -131,11 +133,16 @@ local function main(count)
 
   local a_count, s_count = tonumber(a.stdout:match("%d+")), count_lines(s.stdout)
   io.stdout:write(string.format("listing s3://%s/%s (%d objects)\n", bucket, prefix, count))
-  io.stdout:write(string.format("  %-8s %10s %10s %14s\n", "client", "objects", "seconds", "peak RSS MiB"))
-  io.stdout:write(string.format("  %-8s %10d %10.2f %14.1f\n", "alaris", a_count, a.seconds, a.peak_kib / 1024))
-  io.stdout:write(string.format("  %-8s %10d %10.2f %14.1f\n", "s3cmd", s_count, s.seconds, s.peak_kib / 1024))
-  io.stdout:write(string.format("  time ratio s3cmd/alaris: %.2f   peak memory ratio s3cmd/alaris: %.2f\n",
-    s.seconds / math.max(a.seconds, 0.001), s.peak_kib / a.peak_kib))
+  io.stdout:write(string.format("  %-8s %10s %10s %12s %14s\n", "client", "objects", "seconds", "cpu seconds",
+    "peak RSS MiB"))
+  for _, row in ipairs({ { "alaris", a_count, a }, { "s3cmd", s_count, s } }) do
+    local m = row[3]
+    io.stdout:write(string.format("  %-8s %10d %10.2f %12.2f %14.1f\n", row[1], row[2], m.seconds, m.cpu,
+      m.peak_kib / 1024))
+  end
+  io.stdout:write(string.format("  ratios s3cmd/alaris: time %.2f, cpu %.2f, peak memory %.2f\n",
+    s.seconds / math.max(a.seconds, 0.001), s.cpu / math.max(a.cpu, 0.001), s.peak_kib / a.peak_kib))
+  io.stdout:write("  (the wall time of both includes the server's; against the lab's s3rver it dominates)\n")
   if a_count ~= count or s_count ~= count then fail("expected %d objects from both clients", count) end
 end
 
