@@ -342,3 +342,17 @@ test('deletecollection with a label selector; namespaces/NAME/finalize releases 
   assert.equal(fin.status, 200, fin.text);
   assert.equal((await lab.request('GET', '/api/v1/namespaces/bulk')).status, 404);
 });
+
+test('Secret stringData is folded into data (base64) and never stored; type defaults to Opaque', async () => {
+  const created = await post('/api/v1/namespaces/default/secrets', {
+    apiVersion: 'v1', kind: 'Secret', metadata: { name: 'string-data' },
+    data: { kept: Buffer.from('old').toString('base64'), both: Buffer.from('from data').toString('base64') },
+    stringData: { both: 'from stringData', plain: 'päss' },
+  });
+  assert.equal(created.status, 201, created.text);
+  const got = (await lab.request('GET', '/api/v1/namespaces/default/secrets/string-data')).body;
+  assert.equal(got.stringData, undefined);
+  assert.equal(got.type, 'Opaque');
+  const decoded = Object.fromEntries(Object.entries(got.data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+  assert.deepEqual(decoded, { kept: 'old', both: 'from stringData', plain: 'päss' });
+});

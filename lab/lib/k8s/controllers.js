@@ -74,6 +74,18 @@ function podDefaults(op, res, obj) {
   obj.status = Object.assign({ phase: 'Pending', qosClass: 'BestEffort' }, obj.status || {});
 }
 
+// stringData is write-only: the API server folds it into data (base64), its keys winning, and never stores it.
+function secretStringData(op, res, obj) {
+  if (!isCore(res, 'secrets') || (op !== 'create' && op !== 'update')) return;
+  if (!obj.type) obj.type = 'Opaque';
+  if (!obj.stringData || typeof obj.stringData !== 'object') return;
+  obj.data = Object.assign({}, obj.data || {});
+  for (const [key, value] of Object.entries(obj.stringData)) {
+    obj.data[key] = Buffer.from(String(value), 'utf8').toString('base64');
+  }
+  delete obj.stringData;
+}
+
 // --- asynchronous controllers ---
 class Controllers {
   constructor({ store, registry, validator }) {
@@ -85,6 +97,7 @@ class Controllers {
     store.addHook(namespaceDefaults);
     store.addHook(serviceDefaults(store));
     store.addHook(podDefaults);
+    store.addHook(secretStringData);
     store.addHook((op, res, obj) => this.crdHook(op, res, obj));
     this.onEvent = (e) => this.handle(e);
     store.on('event', this.onEvent);
