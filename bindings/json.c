@@ -2,7 +2,10 @@
  * Parsing is cJSON's (validation, structure, error position); numbers and strings are then re-read from the
  * source text, because cJSON keeps numbers as doubles and strings as C strings (it would lose integers beyond 2^53
  * and cut "\u0000"). Encoding is done here, since cJSON's printer cannot write 64-bit integers.
- * It does not stream, and does not accept JSON extensions (comments, NaN, trailing commas). */
+ * How Lua tables stand for arrays, objects and null (json.array, json.null) is the engine's data model (datamodel.h),
+ * shared with alaris.yaml. It does not stream, and does not accept JSON extensions (comments, NaN, trailing commas). */
+#include "bytes.h"
+#include "datamodel.h"
 #include "errors.h"
 
 #include <cjson/cJSON.h>
@@ -13,52 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Registry names shared with alaris.yaml: the null sentinel and the metatable marking arrays. */
-#define JSON_NULL_KEY "alaris.json.null"
-#define JSON_ARRAY_MT "alaris.json.array"
 #define TREE_TYPE "alaris.json.tree"
 #define BUFFER_TYPE "alaris.json.buffer"
-#define MAX_DEPTH 1000
 
-/* ---------- shared values ---------- */
-
-static void push_null(lua_State *L) {
-  lua_getfield(L, LUA_REGISTRYINDEX, JSON_NULL_KEY);
-}
-
-static int null_tostring(lua_State *L) {
-  lua_pushliteral(L, "null");
-  return 1;
-}
-
-static void create_shared_values(lua_State *L) {
-  lua_getfield(L, LUA_REGISTRYINDEX, JSON_NULL_KEY);
-  if (lua_isnil(L, -1)) {
-    lua_newuserdatauv(L, 0, 0);
-    lua_createtable(L, 0, 2);
-    lua_pushcfunction(L, null_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushliteral(L, "json.null");
-    lua_setfield(L, -2, "__name");
-    lua_setmetatable(L, -2);
-    lua_setfield(L, LUA_REGISTRYINDEX, JSON_NULL_KEY);
-  }
-  lua_pop(L, 1);
-  if (luaL_newmetatable(L, JSON_ARRAY_MT)) {
-    lua_pushliteral(L, "json.array");
-    lua_setfield(L, -2, "__name");
-  }
-  lua_pop(L, 1);
-}
-
-static int is_marked_array(lua_State *L, int idx) {
-  if (!lua_getmetatable(L, idx))
-    return 0;
-  luaL_getmetatable(L, JSON_ARRAY_MT);
-  int marked = lua_rawequal(L, -1, -2);
-  lua_pop(L, 2);
-  return marked;
-}
+/* ---------- json.array (json.null and the array mark are the engine's: datamodel.h) ---------- */
 
 /* json.array([t]): marks t (or a new table) as an array, so it encodes as [] even when empty. */
 static int json_array(lua_State *L) {
@@ -69,11 +30,11 @@ static int json_array(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
   if (lua_getmetatable(L, 1)) {
-    if (!is_marked_array(L, 1))
+    if (!alaris_is_marked_array(L, 1))
       luaL_argerror(L, 1, "table already has a metatable");
     lua_pop(L, 1);
   }
-  luaL_setmetatable(L, JSON_ARRAY_MT);
+  alaris_mark_array(L, 1);
   return 1;
 }
 
@@ -231,7 +192,7 @@ static void push_array(lua_State *L, const cJSON *item, scanner *sc, int depth) 
     push_item(L, child, sc, depth + 1);
     lua_rawseti(L, -2, ++n);
   }
-  luaL_setmetatable(L, JSON_ARRAY_MT);
+  alaris_mark_array(L, -1);
 }
 
 static void push_object(lua_State *L, const cJSON *item, scanner *sc, int depth) {
@@ -247,7 +208,7 @@ static void push_item(lua_State *L, const cJSON *item, scanner *sc, int depth) {
   luaL_checkstack(L, 4, "JSON nested too deeply");
   switch (item->type & 0xFF) {
   case cJSON_NULL:
-    push_null(L);
+    alaris_push_null(L);
     break;
   case cJSON_False:
     lua_pushboolean(L, 0);
@@ -344,20 +305,13 @@ static int json_decode(lua_State *L) {
 
 /* ---------- encode ---------- */
 
-typedef struct outbuf {
-  char *data;
-  size_t len, cap;
-} outbuf;
-
 static int outbuf_free(lua_State *L) {
-  outbuf *b = luaL_checkudata(L, 1, BUFFER_TYPE);
-  free(b->data);
-  b->data = NULL;
+  alaris_bytes_free(luaL_checkudata(L, 1, BUFFER_TYPE));
   return 0;
 }
 
-static outbuf *new_outbuf(lua_State *L) {
-  outbuf *b = lua_newuserdatauv(L, sizeof *b, 0);
+static alaris_bytes *new_outbuf(lua_State *L) {
+  alaris_bytes *b = lua_newuserdatauv(L, sizeof *b, 0);
   memset(b, 0, sizeof *b);
   if (luaL_newmetatable(L, BUFFER_TYPE)) {
     lua_pushcfunction(L, outbuf_free);
@@ -369,25 +323,14 @@ static outbuf *new_outbuf(lua_State *L) {
 
 typedef struct encoder {
   lua_State *L;
-  outbuf *out;
+  alaris_bytes *out;
   int seen; /* stack index of the table of tables being encoded (cycle detection) */
   int pretty;
 } encoder;
 
 static void put(encoder *e, const char *s, size_t n) {
-  outbuf *b = e->out;
-  if (b->len + n > b->cap) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + n)
-      cap *= 2;
-    char *p = realloc(b->data, cap);
-    if (!p)
-      luaL_error(e->L, "out of memory encoding JSON");
-    b->data = p;
-    b->cap = cap;
-  }
-  memcpy(b->data + b->len, s, n);
-  b->len += n;
+  if (!alaris_bytes_append(e->out, s, n))
+    luaL_error(e->L, "out of memory encoding JSON");
 }
 
 static void put_str(encoder *e, const char *s) {
@@ -450,11 +393,7 @@ static void put_float(encoder *e, double v) {
   if (isnan(v) || isinf(v))
     luaL_error(e->L, "cannot encode %s as JSON", isnan(v) ? "NaN" : "infinity");
   char text[40];
-  for (int precision = 15; precision <= 17; precision++) {
-    snprintf(text, sizeof text, "%.*g", precision, v);
-    if (strtod(text, NULL) == v)
-      break;
-  }
+  alaris_format_double(text, sizeof text, v);
   if (!strpbrk(text, ".eE"))
     strcat(text, ".0");
   put_str(e, text);
@@ -471,33 +410,6 @@ static void put_number(encoder *e, int idx) {
 }
 
 static void put_value(encoder *e, int idx, int depth);
-
-/* Counts the keys of a table that is not marked as an array: returns the array length when its keys are exactly
- * 1..n, or -1 when they are all strings or there are none (an object). Mixed, sparse or other keys raise. */
-static lua_Integer classify_keys(encoder *e, int idx, lua_Integer *nstrings) {
-  lua_State *L = e->L;
-  lua_Integer ints = 0, max = 0, strings = 0;
-  lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    lua_pop(L, 1);
-    if (lua_type(L, -1) == LUA_TSTRING) {
-      strings++;
-    } else if (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1) {
-      ints++;
-      if (lua_tointeger(L, -1) > max)
-        max = lua_tointeger(L, -1);
-    } else {
-      luaL_error(L, "cannot encode a table key of type %s as JSON (keys are strings or 1..n)", luaL_typename(L, -1));
-    }
-  }
-  if (ints && strings)
-    luaL_error(L, "cannot encode a table with mixed keys (integers and strings) as JSON");
-  if (ints && max != ints)
-    luaL_error(L, "cannot encode a sparse array as JSON (%d values, highest index %d); use json.null for holes",
-               (int)ints, (int)max);
-  *nstrings = strings;
-  return ints ? ints : -1; /* an unmarked empty table is an object */
-}
 
 static void put_array(encoder *e, int idx, lua_Integer n, int depth) {
   if (n == 0) {
@@ -517,20 +429,6 @@ static void put_array(encoder *e, int idx, lua_Integer n, int depth) {
   put(e, "]", 1);
 }
 
-typedef struct key {
-  const char *s;
-  size_t len;
-} key;
-
-static int compare_keys(const void *a, const void *b) {
-  const key *x = a, *y = b;
-  size_t n = x->len < y->len ? x->len : y->len;
-  int c = memcmp(x->s, y->s, n);
-  if (c)
-    return c;
-  return (x->len > y->len) - (x->len < y->len);
-}
-
 /* Objects are written with their keys in byte order, so the same table always gives the same text. */
 static void put_object(encoder *e, int idx, lua_Integer count, int depth) {
   lua_State *L = e->L;
@@ -538,17 +436,9 @@ static void put_object(encoder *e, int idx, lua_Integer count, int depth) {
     put(e, "{}", 2);
     return;
   }
-  key *keys = lua_newuserdatauv(L, sizeof(key) * (size_t)count, 0); /* freed by the GC, even on error */
-  lua_Integer n = 0;
-  lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    lua_pop(L, 1);
-    keys[n].s = lua_tolstring(L, -1, &keys[n].len); /* stays valid: the table holds the key */
-    n++;
-  }
-  qsort(keys, (size_t)n, sizeof *keys, compare_keys);
+  const alaris_key *keys = alaris_sorted_keys(L, idx, count);
   put(e, "{", 1);
-  for (lua_Integer i = 0; i < n; i++) {
+  for (lua_Integer i = 0; i < count; i++) {
     if (i > 0)
       put(e, ",", 1);
     put_newline(e, depth + 1);
@@ -566,29 +456,15 @@ static void put_object(encoder *e, int idx, lua_Integer count, int depth) {
 
 static void put_table(encoder *e, int idx, int depth) {
   lua_State *L = e->L;
-  if (depth >= MAX_DEPTH)
-    luaL_error(L, "cannot encode JSON nested deeper than %d levels", MAX_DEPTH);
   luaL_checkstack(L, 8, "JSON nested too deeply");
-  lua_pushvalue(L, idx);
-  if (lua_rawget(L, e->seen) != LUA_TNIL)
-    luaL_error(L, "cannot encode a table that contains itself (a cycle) as JSON");
-  lua_pop(L, 1);
-  lua_pushvalue(L, idx);
-  lua_pushboolean(L, 1);
-  lua_rawset(L, e->seen);
-  if (is_marked_array(L, idx)) {
-    put_array(e, idx, (lua_Integer)lua_rawlen(L, idx), depth);
-  } else {
-    lua_Integer strings;
-    lua_Integer n = classify_keys(e, idx, &strings);
-    if (n >= 0)
-      put_array(e, idx, n, depth);
-    else
-      put_object(e, idx, strings, depth);
-  }
-  lua_pushvalue(L, idx);
-  lua_pushnil(L);
-  lua_rawset(L, e->seen);
+  alaris_enter_table(L, idx, e->seen, depth, "JSON");
+  lua_Integer strings;
+  lua_Integer n = alaris_table_shape(L, idx, "JSON", &strings);
+  if (n >= 0)
+    put_array(e, idx, n, depth);
+  else
+    put_object(e, idx, strings, depth);
+  alaris_leave_table(L, idx, e->seen);
 }
 
 static void put_value(encoder *e, int idx, int depth) {
@@ -614,13 +490,9 @@ static void put_value(encoder *e, int idx, int depth) {
     put_table(e, idx, depth);
     break;
   default:
-    push_null(L);
-    if (lua_rawequal(L, -1, idx)) {
-      lua_pop(L, 1);
-      put(e, "null", 4);
-      break;
-    }
-    luaL_error(L, "cannot encode a %s as JSON", luaL_typename(L, idx));
+    if (!alaris_is_null(L, idx))
+      luaL_error(L, "cannot encode a %s as JSON", luaL_typename(L, idx));
+    put(e, "null", 4);
   }
 }
 
@@ -638,8 +510,7 @@ static int json_encode(lua_State *L) {
   encoder e = {L, new_outbuf(L), 2, pretty};
   put_value(&e, 1, 0);
   lua_pushlstring(L, e.out->data ? e.out->data : "", e.out->len);
-  free(e.out->data);
-  e.out->data = NULL;
+  alaris_bytes_free(e.out);
   return 1;
 }
 
@@ -650,9 +521,8 @@ int luaopen_alaris_json(lua_State *L) {
       {"array", json_array},
       {NULL, NULL},
   };
-  create_shared_values(L);
   luaL_newlib(L, functions);
-  push_null(L);
+  alaris_push_null(L);
   lua_setfield(L, -2, "null");
   return 1;
 }

@@ -2,8 +2,9 @@
  * decodes; the encoder is yaml_emit.c, and plain-scalar typing is shared with it through yaml_schema.h.
  * Decoding types plain scalars by the YAML 1.2 core schema, resolves anchors, aliases and `<<` merge keys, and keeps
  * mapping keys as strings. Encoding quotes every string that a YAML 1.1 reader (kubectl) or a 1.2 reader would take
- * for another type, so what it writes reads back as the same value. It shares json.null and the array mark with
- * alaris.json. It does not keep comments, styles or tags, and does not write anchors. */
+ * for another type, so what it writes reads back as the same value. json.null and the array mark, shared with
+ * alaris.json, are the engine's data model (datamodel.h). It does not keep comments, styles or tags, and does not
+ * write anchors. */
 #include "errors.h"
 #include "yaml_schema.h"
 
@@ -15,23 +16,8 @@
 #include <string.h>
 #include <yaml.h>
 
-#define JSON_NULL_KEY "alaris.json.null" /* created by alaris.json */
-#define JSON_ARRAY_MT "alaris.json.array"
 #define READER_TYPE "alaris.yaml.reader"
 #define TAG(name) "tag:yaml.org,2002:" name
-
-void yaml_push_null(lua_State *L) {
-  lua_getfield(L, LUA_REGISTRYINDEX, JSON_NULL_KEY);
-}
-
-int yaml_is_marked_array(lua_State *L, int idx) {
-  if (!lua_getmetatable(L, idx))
-    return 0;
-  luaL_getmetatable(L, JSON_ARRAY_MT);
-  int marked = lua_rawequal(L, -1, -2);
-  lua_pop(L, 2);
-  return marked;
-}
 
 /* ---------- plain scalars: the YAML 1.2 core schema ---------- */
 
@@ -131,7 +117,7 @@ scalar_kind yaml_push_plain(lua_State *L, const char *s, size_t len) {
     return AS_STRING;
   }
   if (yaml_word_in(s, NULL_WORDS)) {
-    yaml_push_null(L);
+    alaris_push_null(L);
     return AS_NULL;
   }
   if (yaml_word_in(s, TRUE_WORDS) || yaml_word_in(s, FALSE_WORDS)) {
@@ -257,7 +243,7 @@ static int read_node(lua_State *L, reader *r, int anchors, int depth);
 
 static int read_sequence(lua_State *L, reader *r, int anchors, int depth) {
   lua_newtable(L);
-  luaL_setmetatable(L, JSON_ARRAY_MT);
+  alaris_mark_array(L, -1);
   remember_anchor(L, r->event.data.sequence_start.anchor, anchors);
   lua_Integer n = 0;
   for (;;) {
@@ -276,11 +262,11 @@ static int merge_into(lua_State *L, reader *r, int map_idx, yaml_mark_t at) {
   int src = lua_gettop(L);
   if (lua_type(L, src) != LUA_TTABLE)
     return fail_at_mark(r, at, "a merge key (<<) needs a mapping or a sequence of mappings%s", "");
-  if (yaml_is_marked_array(L, src)) {
+  if (alaris_is_marked_array(L, src)) {
     lua_Integer n = (lua_Integer)lua_rawlen(L, src);
     for (lua_Integer i = 1; i <= n; i++) {
       lua_rawgeti(L, src, i);
-      if (yaml_is_marked_array(L, -1) || !merge_into(L, r, map_idx, at))
+      if (alaris_is_marked_array(L, -1) || !merge_into(L, r, map_idx, at))
         return fail_at_mark(r, at, "a merge key (<<) needs a mapping or a sequence of mappings%s", "");
     }
     lua_pop(L, 1);
@@ -365,7 +351,7 @@ static int read_mapping(lua_State *L, reader *r, int anchors, int depth) {
 /* Reads the node whose first event is current and pushes its value. */
 static int read_node(lua_State *L, reader *r, int anchors, int depth) {
   yaml_event_t *e = &r->event;
-  if (depth >= MAX_DEPTH)
+  if (depth >= ALARIS_MAX_NESTING)
     return fail_at_mark(r, e->start_mark, "nesting deeper than %s levels", "1000");
   luaL_checkstack(L, 8, "YAML nested too deeply");
   switch (e->type) {
@@ -439,7 +425,7 @@ static int yaml_decode(lua_State *L) {
   if (got < 0)
     return fail_reader(L, r);
   if (got == 0)
-    yaml_push_null(L);
+    alaris_push_null(L);
   return 1;
 }
 
@@ -449,7 +435,7 @@ static int yaml_decode_all(lua_State *L) {
   const char *s = luaL_checklstring(L, 1, &len);
   reader *r = open_reader(L, s, len);
   lua_newtable(L);
-  luaL_setmetatable(L, JSON_ARRAY_MT);
+  alaris_mark_array(L, -1);
   if (!next_event(r))
     return fail_reader(L, r);
   for (lua_Integer n = 1;; n++) {
@@ -470,11 +456,8 @@ int luaopen_alaris_yaml(lua_State *L) {
       {"encode_all", yaml_encode_all},
       {NULL, NULL},
   };
-  lua_getglobal(L, "require"); /* alaris.json owns json.null and the array mark */
-  lua_pushliteral(L, "alaris.json");
-  lua_call(L, 1, 0);
   luaL_newlib(L, functions);
-  yaml_push_null(L);
+  alaris_push_null(L);
   lua_setfield(L, -2, "null");
   return 1;
 }

@@ -1,8 +1,10 @@
 /* alaris.yaml's encoder: Lua values to YAML text on libyaml's emitter (yaml.encode, yaml.encode_all; the module is
  * opened in yaml.c). Strings that a YAML 1.1 reader (kubectl) or a 1.2 reader would take for another type are
  * double-quoted, floats always carry a '.', map keys are written in byte order, so the text reads back as the same
- * value. It does not write anchors, tags, comments or flow styles, and raises on what YAML cannot hold here
- * (functions, cycles, mixed or sparse tables, invalid UTF-8). */
+ * value; which tables are sequences and which are maps is the engine's data model (datamodel.h). It does not write
+ * anchors, tags, comments or flow styles, and raises on what YAML cannot hold here (functions, cycles, mixed or
+ * sparse tables, invalid UTF-8). */
+#include "bytes.h"
 #include "yaml_schema.h"
 
 #include <lauxlib.h>
@@ -14,18 +16,10 @@
 
 #define WRITER_TYPE "alaris.yaml.writer"
 
-static int is_null(lua_State *L, int idx) {
-  yaml_push_null(L);
-  int same = lua_rawequal(L, -1, idx);
-  lua_pop(L, 1);
-  return same;
-}
-
 typedef struct writer {
   yaml_emitter_t emitter;
   int has_emitter;
-  char *data;
-  size_t len, cap;
+  alaris_bytes out;
   int seen; /* stack index of the tables being written (cycle detection) */
 } writer;
 
@@ -34,26 +28,13 @@ static int writer_free(lua_State *L) {
   if (w->has_emitter)
     yaml_emitter_delete(&w->emitter);
   w->has_emitter = 0;
-  free(w->data);
-  w->data = NULL;
+  alaris_bytes_free(&w->out);
   return 0;
 }
 
 static int write_output(void *data, unsigned char *buffer, size_t size) {
   writer *w = data;
-  if (w->len + size > w->cap) {
-    size_t cap = w->cap ? w->cap : 512;
-    while (cap < w->len + size)
-      cap *= 2;
-    char *p = realloc(w->data, cap);
-    if (!p)
-      return 0;
-    w->data = p;
-    w->cap = cap;
-  }
-  memcpy(w->data + w->len, buffer, size);
-  w->len += size;
-  return 1;
+  return alaris_bytes_append(&w->out, buffer, size);
 }
 
 static void emit(lua_State *L, writer *w, yaml_event_t *event) {
@@ -110,11 +91,7 @@ static void emit_number(lua_State *L, writer *w, int idx) {
     else if (isinf(v))
       strcpy(text, v > 0 ? ".inf" : "-.inf");
     else {
-      for (int precision = 15; precision <= 17; precision++) {
-        snprintf(text, sizeof text, "%.*g", precision, v);
-        if (strtod(text, NULL) == v)
-          break;
-      }
+      alaris_format_double(text, sizeof text, v);
       if (!strchr(text, '.')) {
         char *exp = strchr(text, 'e');
         char tail[16] = "";
@@ -132,31 +109,6 @@ static void emit_number(lua_State *L, writer *w, int idx) {
 
 static void emit_value(lua_State *L, writer *w, int idx, int depth);
 
-/* The array length when the table's keys are exactly 1..n, or -1 for a map (string keys, or no keys). */
-static lua_Integer classify_keys(lua_State *L, int idx, lua_Integer *nstrings) {
-  lua_Integer ints = 0, max = 0, strings = 0;
-  lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    lua_pop(L, 1);
-    if (lua_type(L, -1) == LUA_TSTRING) {
-      strings++;
-    } else if (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1) {
-      ints++;
-      if (lua_tointeger(L, -1) > max)
-        max = lua_tointeger(L, -1);
-    } else {
-      luaL_error(L, "cannot encode a table key of type %s as YAML (keys are strings or 1..n)", luaL_typename(L, -1));
-    }
-  }
-  if (ints && strings)
-    luaL_error(L, "cannot encode a table with mixed keys (integers and strings) as YAML");
-  if (ints && max != ints)
-    luaL_error(L, "cannot encode a sparse array as YAML (%d values, highest index %d); use json.null for holes",
-               (int)ints, (int)max);
-  *nstrings = strings;
-  return ints ? ints : -1;
-}
-
 static void emit_sequence(lua_State *L, writer *w, int idx, lua_Integer n, int depth) {
   yaml_event_t event;
   yaml_sequence_start_event_initialize(&event, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE);
@@ -170,32 +122,13 @@ static void emit_sequence(lua_State *L, writer *w, int idx, lua_Integer n, int d
   emit(L, w, &event);
 }
 
-typedef struct key {
-  const char *s;
-  size_t len;
-} key;
-
-static int compare_keys(const void *a, const void *b) {
-  const key *x = a, *y = b;
-  int c = memcmp(x->s, y->s, x->len < y->len ? x->len : y->len);
-  return c ? c : (x->len > y->len) - (x->len < y->len);
-}
-
 /* Maps are written with their keys in byte order, as alaris.json does. */
 static void emit_mapping(lua_State *L, writer *w, int idx, lua_Integer count, int depth) {
-  key *keys = lua_newuserdatauv(L, sizeof(key) * (size_t)count, 0); /* freed by the GC, even on error */
-  lua_Integer n = 0;
-  lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    lua_pop(L, 1);
-    keys[n].s = lua_tolstring(L, -1, &keys[n].len); /* stays valid: the table holds the key */
-    n++;
-  }
-  qsort(keys, (size_t)n, sizeof *keys, compare_keys);
+  const alaris_key *keys = alaris_sorted_keys(L, idx, count);
   yaml_event_t event;
   yaml_mapping_start_event_initialize(&event, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
   emit(L, w, &event);
-  for (lua_Integer i = 0; i < n; i++) {
+  for (lua_Integer i = 0; i < count; i++) {
     lua_pushlstring(L, keys[i].s, keys[i].len);
     emit_string(L, w, lua_gettop(L));
     lua_rawget(L, idx);
@@ -208,25 +141,15 @@ static void emit_mapping(lua_State *L, writer *w, int idx, lua_Integer count, in
 }
 
 static void emit_table(lua_State *L, writer *w, int idx, int depth) {
-  if (depth >= MAX_DEPTH)
-    luaL_error(L, "cannot encode YAML nested deeper than %d levels", MAX_DEPTH);
   luaL_checkstack(L, 10, "YAML nested too deeply");
-  lua_pushvalue(L, idx);
-  if (lua_rawget(L, w->seen) != LUA_TNIL)
-    luaL_error(L, "cannot encode a table that contains itself (a cycle) as YAML");
-  lua_pop(L, 1);
-  lua_pushvalue(L, idx);
-  lua_pushboolean(L, 1);
-  lua_rawset(L, w->seen);
-  lua_Integer strings = 0;
-  lua_Integer n = yaml_is_marked_array(L, idx) ? (lua_Integer)lua_rawlen(L, idx) : classify_keys(L, idx, &strings);
+  alaris_enter_table(L, idx, w->seen, depth, "YAML");
+  lua_Integer strings;
+  lua_Integer n = alaris_table_shape(L, idx, "YAML", &strings);
   if (n >= 0)
     emit_sequence(L, w, idx, n, depth);
   else
     emit_mapping(L, w, idx, strings, depth);
-  lua_pushvalue(L, idx);
-  lua_pushnil(L);
-  lua_rawset(L, w->seen);
+  alaris_leave_table(L, idx, w->seen);
 }
 
 static void emit_value(lua_State *L, writer *w, int idx, int depth) {
@@ -248,7 +171,7 @@ static void emit_value(lua_State *L, writer *w, int idx, int depth) {
     emit_table(L, w, idx, depth);
     break;
   default:
-    if (!is_null(L, idx))
+    if (!alaris_is_null(L, idx))
       luaL_error(L, "cannot encode a %s as YAML", luaL_typename(L, idx));
     emit_scalar(L, w, "null", 4, YAML_PLAIN_SCALAR_STYLE);
   }
@@ -290,7 +213,7 @@ static int encode_documents(lua_State *L, int first, int last) {
   }
   yaml_stream_end_event_initialize(&event);
   emit(L, w, &event);
-  lua_pushlstring(L, w->data ? w->data : "", w->len);
+  lua_pushlstring(L, w->out.data ? w->out.data : "", w->out.len);
   lua_pushcfunction(L, writer_free);
   lua_pushvalue(L, writer_idx);
   lua_call(L, 1, 0);

@@ -1,22 +1,16 @@
 /* What the two halves of alaris.yaml share (yaml.c opens the module and decodes, yaml_emit.c encodes): how a plain
- * scalar is typed under the YAML 1.2 core schema, and json.null and the array mark borrowed from alaris.json.
+ * scalar is typed under the YAML 1.2 core schema (json.null and the array mark are the engine's: datamodel.h).
  * It is private to bindings/yaml*.c, not an API. It is not named yaml.h because bindings/ is on the include path,
  * where that name would hide libyaml's <yaml.h>. */
 #ifndef ALARIS_YAML_SCHEMA_H
 #define ALARIS_YAML_SCHEMA_H
 
+#include "datamodel.h"
+
 #include <lua.h>
 #include <stddef.h>
 
-#define MAX_DEPTH 1000 /* nesting levels, both ways */
-
 typedef enum { AS_STRING, AS_NULL, AS_BOOL, AS_INT, AS_FLOAT } scalar_kind;
-
-/* json.null (alaris.json must have been required). */
-void yaml_push_null(lua_State *L);
-
-/* True when the table at idx carries alaris.json's array mark. */
-int yaml_is_marked_array(lua_State *L, int idx);
 
 /* True when s is one of the NULL-terminated words. */
 int yaml_word_in(const char *s, const char *const *words);
