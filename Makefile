@@ -3,8 +3,9 @@ PREFIX ?= /usr/local
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build asan test test-fast install clean lab-deps
+.PHONY: all deps build asan test test-fast install clean lab-deps demo
 
 all: build
 
@@ -33,6 +34,15 @@ test: build asan lab-deps
 
 test-fast: build lab-deps
 	cd $(BUILD) && ctest --output-on-failure --timeout 600
+
+# The tour on the lab: starts it (.lab/), runs examples/lab-tour.lua, shows what it made, stops it (KEEP_LAB=1 keeps it).
+demo: build lab-deps
+	@lab/bin/lab up >/dev/null
+	@set -e; . .lab/env; \
+	  $(BUILD)/alaris-run examples/lab-tour.lua tenant=demo; \
+	  echo; echo "What it made, as kubectl sees it:"; \
+	  if command -v kubectl >/dev/null; then kubectl get namespace demo --show-labels; kubectl -n demo get secrets; fi; \
+	  if [ -z "$(KEEP_LAB)" ]; then lab/bin/lab down; else echo "The lab keeps running: . .lab/env, then kubectl; lab/bin/lab down stops it."; fi
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
