@@ -5,6 +5,7 @@
 #ifndef ALARIS_HTTP_H
 #define ALARIS_HTTP_H
 
+#include "bytes.h"
 #include "loop.h"
 
 #include <curl/curl.h>
@@ -20,11 +21,6 @@ enum { ARG_OPTS = 1, SLOT_TRANSFER, SLOT_ON_DATA, SLOT_RESPONSE, SLOT_URL, SLOT_
       luaL_error(L, "http.request: %s is not supported by this libcurl", what);                                        \
   } while (0)
 
-typedef struct byte_buffer {
-  char *data;
-  size_t len, cap;
-} byte_buffer;
-
 typedef struct chunk {
   struct chunk *next;
   size_t len;
@@ -38,8 +34,8 @@ typedef struct transfer {
   int in_multi, done, paused, streaming, aborted, linked;
   CURLcode result;
   alaris_task *waiting; /* the task suspended on this transfer, NULL while it runs Lua */
-  byte_buffer body;     /* the whole body, when not streaming */
-  byte_buffer head;     /* raw header lines of the last response */
+  alaris_bytes body;     /* the whole body, when not streaming */
+  alaris_bytes head;     /* raw header lines of the last response */
   chunk *first, *last;  /* streamed chunks not yet handed to on_data */
   size_t queued;
   struct transfer *prev, *next; /* every transfer holding an easy handle */

@@ -33,29 +33,6 @@ static struct {
 
 static const char SENTINEL_KEY = 0; /* registry key: the userdata whose __gc closes the multi handle */
 
-/* ---------- buffers ---------- */
-
-static int buffer_append(byte_buffer *b, const char *p, size_t len) {
-  if (b->len + len > b->cap) {
-    size_t cap = b->cap ? b->cap : 16384;
-    while (cap < b->len + len)
-      cap *= 2;
-    char *grown = realloc(b->data, cap);
-    if (!grown)
-      return 0;
-    b->data = grown;
-    b->cap = cap;
-  }
-  memcpy(b->data + b->len, p, len);
-  b->len += len;
-  return 1;
-}
-
-static void buffer_free(byte_buffer *b) {
-  free(b->data);
-  *b = (byte_buffer){0};
-}
-
 chunk *http_transfer_pop_chunk(transfer *t) {
   chunk *c = t->first;
   if (c) {
@@ -108,8 +85,8 @@ void http_transfer_close(transfer *t) {
   curl_slist_free_all(t->connect_to);
   t->connect_to = NULL;
   t->headers = NULL;
-  buffer_free(&t->body);
-  buffer_free(&t->head);
+  alaris_bytes_free(&t->body);
+  alaris_bytes_free(&t->head);
   for (chunk *c; (c = http_transfer_pop_chunk(t));)
     free(c);
   t->waiting = NULL;
@@ -127,7 +104,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
   transfer *t = ud;
   size_t len = size * n;
   if (!t->streaming)
-    return buffer_append(&t->body, p, len) ? len : 0;
+    return alaris_bytes_append(&t->body, p, len) ? len : 0;
   if (t->queued >= STREAM_PAUSE_BYTES) { /* the task is behind: libcurl keeps this data until unpaused */
     t->paused = 1;
     return CURL_WRITEFUNC_PAUSE;
@@ -154,7 +131,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   size_t len = size * n;
   if (len >= 5 && memcmp(p, "HTTP/", 5) == 0)
     t->head.len = 0;
-  return buffer_append(&t->head, p, len) ? len : 0;
+  return alaris_bytes_append(&t->head, p, len) ? len : 0;
 }
 
 static int find_fd(curl_socket_t fd) {
