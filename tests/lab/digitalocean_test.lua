@@ -327,11 +327,6 @@ T.test("options() lists versions; 'latest' and '1.32' resolve to slugs", functio
   T.eq(err.code, "invalid_version")
 end)
 
--- base64 of PEM in a kubeconfig -> PEM for alaris.http's ca_data.
-local function pem_of(b64)
-  return assert(crypto.base64_decode(b64))
-end
-
 T.test("a cluster is created (idempotently by name), waited to running, and its credentials reach the Kubernetes API",
   function()
     local dc = client()
@@ -372,18 +367,11 @@ T.test("a cluster is created (idempotently by name), waited to running, and its 
     T.eq(from_yaml.users, kc.users)
     T.eq(from_yaml.contexts, kc.contexts)
     T.eq(from_yaml["current-context"], kc["current-context"])
-    -- alaris.k8s is not written yet: reach the API with alaris.http and what the kubeconfig says
-    local server = kc.clusters[1].cluster
-    local resp = assert(http.request {
-      url = server.server .. "/api/v1/namespaces",
-      ca_data = pem_of(server["certificate-authority-data"]),
-      headers = { Authorization = "Bearer " .. token, Accept = "application/json" },
-    })
-    T.eq(resp.status, 200)
-    local list = assert(json.decode(resp.body))
-    T.eq(list.kind, "NamespaceList")
+    -- the table goes straight to alaris.k8s: no doctl, no file
+    local k8s = require "alaris.k8s"
+    local client = assert(k8s.client { kubeconfig = kc })
     local names = {}
-    for _, ns in ipairs(list.items) do names[ns.metadata.name] = true end
+    for ns in client:list("v1", "Namespace") do names[ns.metadata.name] = true end
     T.ok(names.default and names["kube-system"], "default and kube-system namespaces")
 
     local pools = assert(dc:get("/v2/kubernetes/clusters/" .. cluster.id .. "/node_pools"))
