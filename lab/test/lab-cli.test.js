@@ -151,30 +151,52 @@ test('lab up, up again, status, env, kubectl, down', async (t) => {
   });
 });
 
-test('two concurrent ups start one lab; a killed daemon does not block the next up', async (t) => {
+// Daemons serving `dir`, whatever their process group (a second daemon would be a group of its own).
+function daemonsOf(dir) {
+  const pids = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      const at = argv.indexOf('--dir');
+      if (argv.some((a) => a.endsWith('daemon.js')) && at >= 0 && argv[at + 1] === dir && alive(Number(entry))) pids.push(Number(entry));
+    } catch { /* exited meanwhile */ }
+  }
+  return pids;
+}
+
+// Each `up` may wait for another's whole start (30 s at most each), so give them room on a slow machine.
+const SLOW_UP = { timeout: 150000 };
+
+test('three concurrent ups start one lab; a killed daemon or a dead up\'s lock does not block the next up', async (t) => {
   const dir = makeTempDir();
   t.after(async () => {
     await runLab(['down', '--dir', dir]);
     fs.rmSync(dir, { recursive: true, force: true });
   });
   const owner = ['--owner-pid', String(process.pid)];
-  const [a, b] = await Promise.all([runLab(['up', '--dir', dir, ...owner]), runLab(['up', '--dir', dir, ...owner])]);
-  assert.strictEqual(a.code, 0, a.stderr);
-  assert.strictEqual(b.code, 0, b.stderr);
-  assert.deepStrictEqual(parseEnv(a.stdout), parseEnv(b.stdout), 'both print the same lab');
+  const ups = await Promise.all([1, 2, 3].map(() => runLab(['up', '--dir', dir, ...owner], SLOW_UP)));
+  for (const r of ups) assert.strictEqual(r.code, 0, r.stderr);
+  for (const r of ups.slice(1)) assert.deepStrictEqual(parseEnv(r.stdout), parseEnv(ups[0].stdout), 'all print the same lab');
   const { pid } = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8'));
-  assert.strictEqual(processGroup(pid).length, 1, 'one daemon');
+  assert.deepStrictEqual(daemonsOf(dir), [pid], 'one daemon');
+  assert.ok(!fs.existsSync(path.join(dir, 'up.lock')), 'the lock is released');
 
   process.kill(pid, 'SIGKILL');
-  assert.ok(await waitFor(() => !alive(pid), 5000));
+  assert.ok(await waitFor(() => !alive(pid), 10000));
   assert.ok(fs.existsSync(path.join(dir, 'state.json')), 'a stale state.json is left behind');
   const status = await runLab(['status', '--dir', dir]);
   assert.strictEqual(status.code, 1);
-  const again = await runLab(['up', '--dir', dir, ...owner]);
+  // An `up` that died holding the lock: its pid is gone.
+  const dead = spawn(process.execPath, ['-e', '']);
+  await new Promise((r) => dead.on('exit', r));
+  fs.writeFileSync(path.join(dir, 'up.lock'), String(dead.pid));
+  const again = await runLab(['up', '--dir', dir, ...owner], SLOW_UP);
   assert.strictEqual(again.code, 0, again.stderr);
   const fresh = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8'));
   assert.notStrictEqual(fresh.pid, pid);
   assert.ok(alive(fresh.pid));
+  assert.deepStrictEqual(daemonsOf(dir), [fresh.pid]);
 });
 
 test('a lab whose --owner-pid exits stops by itself', async (t) => {
