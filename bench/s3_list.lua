@@ -89,7 +89,8 @@ local function s3cmd_config(dir, client)
   local f = assert(io.open(path, "w"))
   f:write(table.concat({
     "[default]", "access_key = " .. client.access_key, "secret_key = " .. client.secret_key,
-    "host_base = " .. hostport, "host_bucket = " .. hostport, "use_https = " .. (scheme == "https" and "True" or "False"),
+    "host_base = " .. hostport, "host_bucket = " .. hostport,
+    "use_https = " .. (scheme == "https" and "True" or "False"),
     "signature_v2 = False", "bucket_location = " .. client.region, "",
   }, "\n"))
   f:close()
@@ -128,7 +129,8 @@ local function main(count)
   local cfg = s3cmd_config(dir, client)
   local a = measure(dir, "alaris", sh_quote(alaris_run_path()) .. " " .. sh_quote(arg[0]) .. " list " ..
     sh_quote(bucket) .. " " .. sh_quote(prefix))
-  local s = measure(dir, "s3cmd", "s3cmd -c " .. sh_quote(cfg) .. " ls -r " .. sh_quote("s3://" .. bucket .. "/" .. prefix))
+  local s = measure(dir, "s3cmd",
+    "s3cmd -c " .. sh_quote(cfg) .. " ls -r " .. sh_quote("s3://" .. bucket .. "/" .. prefix))
   os.execute("rm -rf " .. sh_quote(dir))
 
   local a_count, s_count = tonumber(a.stdout:match("%d+")), count_lines(s.stdout)

@@ -114,7 +114,8 @@ end)
 T.test("every operation works with awkward keys", function()
   for _, key in ipairs(AWKWARD_KEYS) do
     local body = "body of " .. key
-    local put = must(client:put(BUCKET, "awk/" .. key, body, { content_type = "text/plain", metadata = { Owner = "t-1" } }))
+    local put = must(client:put(BUCKET, "awk/" .. key, body,
+      { content_type = "text/plain", metadata = { Owner = "t-1" } }))
     T.ok(put.etag and #put.etag == 32, "etag of " .. key)
     T.eq(must(client:get(BUCKET, "awk/" .. key)), body, "get " .. key)
     local info = must(client:head(BUCKET, "awk/" .. key))
@@ -238,8 +239,8 @@ end)
 T.test("a failed multipart upload is aborted", function()
   local key = "big/aborted.bin"
   lab_admin("DELETE", "/requests")
-  local rule = lab_admin("POST", "/faults", { target = "s3", method = "PUT", path = "^/" .. BUCKET .. "/big/aborted\\.bin$",
-    status = 400, count = 1 })
+  local rule = lab_admin("POST", "/faults", { target = "s3", method = "PUT",
+    path = "^/" .. BUCKET .. "/big/aborted\\.bin$", status = 400, count = 1 })
   T.eq(rule.status, 201, "fault rule added")
   local value, err = client:put(BUCKET, key, random_bytes(9 * MiB))
   T.eq(value, nil)
