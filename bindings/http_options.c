@@ -213,6 +213,7 @@ static void set_timeouts(lua_State *L, transfer *t) {
 void http_options_apply(lua_State *L, transfer *t, const char *url, const char *method) {
   SETOPT(L, t, CURLOPT_URL, url, "url");
   SETOPT(L, t, CURLOPT_PROTOCOLS_STR, "http,https", "protocols");
+  SETOPT(L, t, CURLOPT_PATH_AS_IS, 1L, "path as is"); /* "." and ".." are part of S3 keys: never squash them */
   SETOPT(L, t, CURLOPT_ERRORBUFFER, t->errbuf, "errors");
   SETOPT(L, t, CURLOPT_NOSIGNAL, 1L, "nosignal");
   SETOPT(L, t, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS, "HTTP/2");

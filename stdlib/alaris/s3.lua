@@ -86,7 +86,8 @@ end
 -- ---- URLs ----
 
 -- Keys are encoded once, segment by segment: "/" stays, everything but A-Za-z0-9-._~ becomes %XX. A "." or ".."
--- segment is escaped too (%2E): curl removes dot segments from URL paths, which would name another key.
+-- segment is escaped too (%2E): anything on the way that normalises URL paths (a proxy, a server's router) would
+-- otherwise take it as a dot segment and name another key.
 local function encode_key(key)
   local segments = {}
   for segment in (key .. "/"):gmatch("(.-)/") do
