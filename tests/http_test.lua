@@ -116,6 +116,11 @@ T.test("GET returns the status, lower-cased headers and the body", function()
   T.eq(cookies, { "one=1; Path=/", "two=2; Expires=Wed, 21 Oct 2037 07:28:00 GMT" })
 end)
 
+T.test("the URL's path is sent as given: dot segments are not squashed", function()
+  local e = json.decode(assert(http.request { url = url("/keys/../echo") }).body)
+  T.eq(e.url, "/keys/../echo")
+end)
+
 T.test("POST sends the body and headers given as a map", function()
   local r = assert(http.request {
     method = "POST", url = url("/echo?a=1"), body = '{"n":1}',
