@@ -66,8 +66,9 @@ end)
 
 T.test("the default journal is named after the playbook and its non-secret vars", function()
   local dir = T.tmpdir()
+  local here = T.run("pwd"):gsub("\n$", "")
   local _, err, code = T.run(string.format("cd %s && %s %s/%s trace=%s/trace password=hidden-pw-123", dir, RUN,
-    os.getenv("PWD") or ".", PB, dir))
+    here, PB, dir))
   T.eq(code, 0, err)
   local listing = T.run("ls " .. dir .. "/.alaris/journal/")
   T.contains(listing, "steps--")
