@@ -221,14 +221,29 @@ function applyConflict(conflicts) {
   return new StatusError(409, 'Conflict', message, { causes });
 }
 
-function serverSideApply(ctx, route, live, applied) {
+// Under Warn/Ignore the applied configuration loses its unknown fields before the merge, so the manager never
+// owns them (the real server decodes an apply patch with its schema first). Returns the warnings to send.
+function pruneApplied(ctx, applied) {
+  const v = ctx.validator;
+  const fieldValidation = fieldValidationOf(ctx.query);
+  if (fieldValidation === 'Strict' || !v || !v.prune || (v.hasKind && !v.hasKind(applied.apiVersion, applied.kind))) {
+    return { applied, warnings: [] };
+  }
+  const result = v.validate(applied, { fieldValidation, operation: 'update' }) || {};
+  const unknown = new Set((result.unknownFields || []).map((p) => `unknown field "${p}"`));
+  return { applied: v.prune(applied) || applied, warnings: (result.warnings || []).filter((w) => unknown.has(w)) };
+}
+
+function serverSideApply(ctx, route, live, config) {
   const manager = ctx.query.fieldManager;
   if (!manager) {
     throw errors.invalid({ group: 'meta.k8s.io' }, 'PatchOptions', '',
       [{ reason: 'FieldValueRequired', message: 'Required value: is required for apply patch', field: 'fieldManager' }]);
   }
-  checkTypeMeta(route.resource, applied);
-  checkNamespaceAndName(route, applied);
+  checkTypeMeta(route.resource, config);
+  checkNamespaceAndName(route, config);
+  const { applied, warnings } = pruneApplied(ctx, config);
+  ctx.applyWarnings = warnings;
   const force = ctx.query.force === 'true';
   if (!ctx.apply) {
     // Without apply.js: a plain merge (no managedFields, no conflicts), enough for simple applies.
@@ -274,7 +289,8 @@ async function patch(ctx, route) {
   const out = live
     ? ctx.store.update(res, patched, { dryRun, subresource: route.subresource })
     : ctx.store.create(res, patched, { dryRun, user: ctx.user });
-  sendJSON(ctx.res, live ? 200 : 201, encodeOne(ctx, route, out), warningHeaders(warnings));
+  const all = [...(ctx.applyWarnings || []), ...warnings.filter((w) => !(ctx.applyWarnings || []).includes(w))];
+  sendJSON(ctx.res, live ? 200 : 201, encodeOne(ctx, route, out), warningHeaders(all));
 }
 
 async function deleteOptions(ctx) {

@@ -172,9 +172,7 @@ class Store extends EventEmitter {
       if (old.metadata[f] === undefined) delete obj.metadata[f];
       else obj.metadata[f] = old.metadata[f];
     }
-    if (old.metadata.deletionTimestamp && (obj.metadata.finalizers || []).some((f) => !(old.metadata.finalizers || []).includes(f))) {
-      throw errors.forbidden(`Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(obj.metadata.finalizers)}`);
-    }
+    if (old.metadata.deletionTimestamp) this.refuseNewFinalizers(res, old, obj);
     obj.metadata.generation = old.metadata.generation || 1;
     if (specPart(obj) !== specPart(old)) obj.metadata.generation += 1;
     this.runHooks('update', res, obj, old, opts);
@@ -189,6 +187,16 @@ class Store extends EventEmitter {
       return obj;
     }
     return this.write(res, 'MODIFIED', obj, old);
+  }
+
+  // The real server's ValidateNoNewFinalizers: 422 Invalid on metadata.finalizers, the new ones in Go syntax.
+  refuseNewFinalizers(res, old, obj) {
+    const before = new Set(old.metadata.finalizers || []);
+    const added = [...new Set((obj.metadata.finalizers || []).filter((f) => !before.has(f)))].sort();
+    if (!added.length) return;
+    const goList = `[]string{${added.map((f) => JSON.stringify(f)).join(', ')}}`;
+    throw errors.invalid(res, res.kind, obj.metadata.name, [{ reason: 'FieldValueForbidden', field: 'metadata.finalizers',
+      message: `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers ${goList}` }]);
   }
 
   finalizersDone(res, obj) {
