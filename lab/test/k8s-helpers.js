@@ -31,7 +31,7 @@ async function startK8s(opts = {}) {
   const agent = new https.Agent({ ca: k8s.caData, keepAlive: false });
 
   // Runs kubectl; resolves {code, stdout, stderr}. Never hangs longer than `timeout` ms.
-  function kubectl(args, { timeout = 20000, input } = {}) {
+  function kubectl(args, { timeout = 45000, input } = {}) {
     return new Promise((resolve) => {
       const child = execFile('kubectl', ['--kubeconfig', kubeconfig, '--cache-dir', path.join(dir, 'kube-cache'), ...args],
         { timeout, env: Object.assign({}, process.env, { HOME: dir }) }, (err, stdout, stderr) => {

@@ -104,7 +104,7 @@ test('create -f, get, client-side apply, server-side apply and delete', async ()
   assert.match(r.stderr, /NotFound|not found/);
 });
 
-test('apply --validate=strict rejects an unknown field of a CNPG Cluster and names it', async () => {
+test('apply --validate=strict (client-side and server-side) rejects an unknown field of a CNPG Cluster and names it', async () => {
   const bad = manifest('pg.yaml', `apiVersion: postgresql.cnpg.io/v1
 kind: Cluster
 metadata: {name: pg-strict, namespace: default}
@@ -118,6 +118,11 @@ spec:
   assert.match(r.stderr, /unknown field "spec\.bogusField"/);
   r = await lab.kubectl(['get', 'clusters.postgresql.cnpg.io', 'pg-strict']);
   assert.notEqual(r.code, 0, 'nothing was stored');
+  r = await lab.kubectl(['apply', '--server-side', '--validate=strict', '-f', bad]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /unknown field "spec\.bogusField"/);
+  r = await lab.kubectl(['get', 'clusters.postgresql.cnpg.io', 'pg-strict']);
+  assert.notEqual(r.code, 0, 'nothing was stored by the server-side apply either');
 
   fs.writeFileSync(bad, fs.readFileSync(bad, 'utf8').replace('  bogusField: true\n', ''));
   r = await lab.kubectl(['apply', '--validate=strict', '-f', bad]);
@@ -150,11 +155,14 @@ spec:
 });
 
 test('kubectl get -w prints objects as they are created', async () => {
-  const w = lab.kubectlStream(['get', 'configmaps', '-n', 'default', '-w', '--request-timeout=20s']);
+  lab.store.createObject({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'listed-cm', namespace: 'default' }, data: {} });
+  const w = lab.kubectlStream(['get', 'configmaps', '-n', 'default', '-w', '--request-timeout=30s']);
   try {
-    await new Promise((r) => setTimeout(r, 700)); // let kubectl list and start watching
+    // Once kubectl has printed its list it watches from the list's resourceVersion: what follows comes by watch.
+    await eventually(() => /listed-cm\s+0\s+\d+s/.test(w.output()), 15000, 'kubectl get -w to print its list');
+    assert.doesNotMatch(w.output(), /watched-cm/);
     lab.store.createObject({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'watched-cm', namespace: 'default' }, data: { a: '1' } });
-    await eventually(() => /watched-cm\s+1\s+\d+s/.test(w.output()), 8000, 'kubectl get -w to print watched-cm');
+    await eventually(() => /watched-cm\s+1\s+\d+s/.test(w.output()), 15000, 'kubectl get -w to print watched-cm');
   } finally {
     await w.stop();
   }
