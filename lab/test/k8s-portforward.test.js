@@ -1,7 +1,7 @@
 'use strict';
 // pods/NAME/portforward over WebSocket (v4.channel.k8s.io) and pods/NAME/log on the emulated Kubernetes
 // API: bytes pumped both ways to a TCP server at the pod's status.podIP, port frames first, errors on the
-// error channel; and, when PostgreSQL 15 is installed, a real PostgreSQL answering a query through the
+// error channel; and, when PostgreSQL is installed, a real PostgreSQL answering a query through the
 // port-forward (skipped otherwise).
 
 const { test, before, after } = require('node:test');
@@ -144,10 +144,20 @@ test('pods/log returns the recorded log: tailLines, container choice, follow', a
 });
 
 // --- optional: a real PostgreSQL behind the port-forward ---
-const PG_BIN = '/usr/lib/postgresql/15/bin';
-const havePg = fs.existsSync(path.join(PG_BIN, 'initdb')) && (() => {
+// Debian's layout (/usr/lib/postgresql/VERSION/bin), newest version first.
+function findPgBin() {
+  const root = '/usr/lib/postgresql';
+  let versions = [];
+  try { versions = fs.readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => b - a); } catch { /* not installed */ }
+  const found = versions.map((v) => path.join(root, v, 'bin')).find((bin) => fs.existsSync(path.join(bin, 'initdb')));
+  return found || null;
+}
+const PG_BIN = findPgBin();
+const isRoot = process.getuid && process.getuid() === 0;
+// PostgreSQL refuses to run as root: as root the server runs as the postgres OS user, otherwise as us.
+const havePg = PG_BIN !== null && (!isRoot || (() => {
   try { execFileSync('id', ['-u', 'postgres'], { stdio: 'ignore' }); return true; } catch { return false; }
-})();
+})());
 
 // A local TCP port that forwards each connection through the WebSocket port-forward (what a client's
 // `port-forward` does).
@@ -174,12 +184,16 @@ function run(cmd, args, opts = {}) {
   });
 }
 
-test('a real PostgreSQL answers a query through the port-forward', { skip: havePg ? false : 'PostgreSQL 15 (initdb) or the postgres OS user is not installed' }, async () => {
+test('a real PostgreSQL answers a query through the port-forward', { skip: havePg ? false : 'PostgreSQL (Debian\'s postgresql package: initdb) is not installed, or we are root and there is no postgres OS user' }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alaris-pf-pg-'));
-  const uid = Number(execFileSync('id', ['-u', 'postgres']).toString());
-  const gid = Number(execFileSync('id', ['-g', 'postgres']).toString());
-  fs.chownSync(dir, uid, gid);
-  const asPostgres = (bin, args) => run('runuser', ['-u', 'postgres', '--', path.join(PG_BIN, bin), ...args], { cwd: dir });
+  if (isRoot) {
+    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString());
+    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString());
+    fs.chownSync(dir, uid, gid);
+  }
+  const asPostgres = (bin, args) => (isRoot
+    ? run('runuser', ['-u', 'postgres', '--', path.join(PG_BIN, bin), ...args], { cwd: dir })
+    : run(path.join(PG_BIN, bin), args, { cwd: dir }));
   const free = net.createServer();
   await new Promise((r) => free.listen(0, '127.0.0.1', r));
   const pgPort = free.address().port;
