@@ -13,10 +13,11 @@ const { execFile, spawnSync } = require('child_process');
 
 const LAB_BIN = path.resolve(__dirname, '..', 'bin', 'lab');
 
-// Runs bin/lab with `args`; resolves {code, stdout, stderr} (never rejects on a non-zero exit).
-function runLab(args, { timeout = 60000 } = {}) {
+// Runs bin/lab with `args` (and `env` added to this process's environment); resolves {code, stdout, stderr}
+// (never rejects on a non-zero exit).
+function runLab(args, { timeout = 60000, env } = {}) {
   return new Promise((resolve) => {
-    execFile(process.execPath, [LAB_BIN, ...args], { timeout }, (err, stdout, stderr) => {
+    execFile(process.execPath, [LAB_BIN, ...args], { timeout, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
     });
   });

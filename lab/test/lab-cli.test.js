@@ -42,11 +42,15 @@ async function waitFor(predicate, timeoutMs) {
   return predicate();
 }
 
-function kubectl(args) {
+// kubectl with its cache in `home` (not the user's ~/.kube).
+function kubectl(args, home) {
   return new Promise((resolve) => {
-    execFile('kubectl', args, { timeout: 60000 }, (err, stdout, stderr) => resolve({ code: err ? err.code || 1 : 0, stdout, stderr }));
+    execFile('kubectl', args, { timeout: 60000, env: { ...process.env, HOME: home } },
+      (err, stdout, stderr) => resolve({ code: err ? err.code || 1 : 0, stdout, stderr }));
   });
 }
+
+const isEmptyDir = (dir) => fs.readdirSync(dir).length === 0;
 
 test('usage errors exit 2 and help exits 0', async () => {
   const help = await runLab(['--help']);
@@ -55,16 +59,21 @@ test('usage errors exit 2 and help exits 0', async () => {
   assert.strictEqual((await runLab(['frobnicate'])).code, 2);
   assert.strictEqual((await runLab(['up', '--latency-ms', 'fast'])).code, 2);
   assert.strictEqual((await runLab(['up', '--bogus'])).code, 2);
+  const status = await runLab(['status']);
+  assert.ok(status.stdout.includes(`(${path.resolve(__dirname, '..', '..', '.lab')})`), `default DIR is .lab/ at the repository root: ${status.stdout}`);
 });
 
 test('lab up, up again, status, env, kubectl, down', async (t) => {
   const dir = makeTempDir();
+  // Where a stray file would land: the HOME and TMPDIR `up` runs with stay empty.
+  const outside = { HOME: makeTempDir('alaris-lab-home-'), TMPDIR: makeTempDir('alaris-lab-tmp-') };
+  const kubeHome = makeTempDir('alaris-lab-kube-');
   t.after(async () => {
     await runLab(['down', '--dir', dir]);
-    fs.rmSync(dir, { recursive: true, force: true });
+    for (const d of [dir, outside.HOME, outside.TMPDIR, kubeHome]) fs.rmSync(d, { recursive: true, force: true });
   });
 
-  const up = await runLab(['up', '--dir', dir, '--owner-pid', String(process.pid)]);
+  const up = await runLab(['up', '--dir', dir, '--owner-pid', String(process.pid)], { env: outside });
   assert.strictEqual(up.code, 0, up.stderr);
   const env = parseEnv(up.stdout);
   const state = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8'));
@@ -114,20 +123,21 @@ test('lab up, up again, status, env, kubectl, down', async (t) => {
     assert.ok(config.clusters[0].cluster['certificate-authority-data']);
     assert.ok(config.users.find((u) => u.name === 'lab').user.token);
     assert.ok(config.users.find((u) => u.name === 'lab-cert').user['client-key-data']);
-    const res = await kubectl(['--kubeconfig', env.KUBECONFIG, 'get', 'namespaces', '-o', 'name']);
+    const res = await kubectl(['--kubeconfig', env.KUBECONFIG, 'get', 'namespaces', '-o', 'name'], kubeHome);
     assert.strictEqual(res.code, 0, res.stderr);
     for (const ns of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
       assert.match(res.stdout, new RegExp(`^namespace/${ns}$`, 'm'));
     }
-    const cert = await kubectl(['--kubeconfig', env.KUBECONFIG, '--context', 'lab-cert', 'get', 'namespace', 'default', '-o', 'name']);
+    const cert = await kubectl(['--kubeconfig', env.KUBECONFIG, '--context', 'lab-cert', 'get', 'namespace', 'default', '-o', 'name'], kubeHome);
     assert.strictEqual(cert.code, 0, cert.stderr);
   });
 
   await t.test('down stops every process of the lab and removes its runtime files', async () => {
     const members = processGroup(state.pgid);
     assert.ok(members.includes(state.pid));
-    const down = await runLab(['down', '--dir', dir]);
+    const down = await runLab(['down', '--dir', dir], { env: outside });
     assert.strictEqual(down.code, 0, down.stderr);
+    assert.ok(isEmptyDir(outside.HOME) && isEmptyDir(outside.TMPDIR), 'nothing was written outside DIR');
     for (const pid of members) assert.ok(!alive(pid), `process ${pid} is gone`);
     assert.deepStrictEqual(processGroup(state.pgid), []);
     assert.ok(!fs.existsSync(path.join(dir, 'state.json')));
