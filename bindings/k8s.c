@@ -109,17 +109,7 @@ static int listener_port(lua_State *L) {
 }
 
 static int listener_accept_step(lua_State *L);
-
-static int listener_accept_k(lua_State *L, int status, lua_KContext ctx) {
-  (void)status;
-  (void)ctx;
-  int reason = alaris_resume_reason(L);
-  if (reason == ALARIS_CANCELLED)
-    return alaris_raise_cancelled(L);
-  if (reason == ALARIS_TIMEOUT)
-    return alaris_fail(L, "timeout", "accept: timed out");
-  return listener_accept_step(L);
-}
+static const alaris_retry accept_retry = {listener_accept_step, "accept"};
 
 static int listener_accept_step(lua_State *L) {
   fd_handle *h = check_open(L, 1, LISTENER_MT, "listener");
@@ -130,7 +120,7 @@ static int listener_accept_step(lua_State *L) {
     return 1;
   }
   if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
-    return alaris_wait_fd(L, h->fd, POLLIN, opt_timeout(L, 2), listener_accept_k, 0);
+    return alaris_wait_fd_retry(L, h->fd, POLLIN, opt_timeout(L, 2), &accept_retry);
   return fail_errno(L, "accept", errno);
 }
 
@@ -141,17 +131,7 @@ static int listener_accept(lua_State *L) {
 }
 
 static int socket_read_step(lua_State *L);
-
-static int socket_read_k(lua_State *L, int status, lua_KContext ctx) {
-  (void)status;
-  (void)ctx;
-  int reason = alaris_resume_reason(L);
-  if (reason == ALARIS_CANCELLED)
-    return alaris_raise_cancelled(L);
-  if (reason == ALARIS_TIMEOUT)
-    return alaris_fail(L, "timeout", "read: timed out");
-  return socket_read_step(L);
-}
+static const alaris_retry read_retry = {socket_read_step, "read"};
 
 static int socket_read_step(lua_State *L) {
   fd_handle *h = check_open(L, 1, SOCKET_MT, "socket");
@@ -168,7 +148,7 @@ static int socket_read_step(lua_State *L) {
   int err = errno;
   lua_pop(L, 1); /* the buffer */
   if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR)
-    return alaris_wait_fd(L, h->fd, POLLIN, opt_timeout(L, 3), socket_read_k, 0);
+    return alaris_wait_fd_retry(L, h->fd, POLLIN, opt_timeout(L, 3), &read_retry);
   return fail_errno(L, "read", err);
 }
 

@@ -2,6 +2,7 @@
  * timers and C sources (libcurl) between runs. Signals end the wait through a self-pipe; the first SIGINT/SIGTERM
  * interrupts the root task, the second exits at once with 130. It has no policy about what tasks do. */
 #include "loop.h"
+#include "errors.h"
 #include "task.h"
 
 #include <errno.h>
@@ -214,6 +215,21 @@ int alaris_wait_fd(lua_State *L, int fd, short events, double timeout, lua_KFunc
   t->revents = 0;
   t->deadline = deadline_after(timeout);
   return lua_yieldk(L, 0, ctx, k);
+}
+
+static int retry_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  const alaris_retry *retry = (const alaris_retry *)ctx;
+  int reason = alaris_resume_reason(L);
+  if (reason == ALARIS_CANCELLED)
+    return alaris_raise_cancelled(L);
+  if (reason == ALARIS_TIMEOUT)
+    return alaris_fail(L, "timeout", "%s: timed out", retry->what);
+  return retry->step(L);
+}
+
+int alaris_wait_fd_retry(lua_State *L, int fd, short events, double timeout, const alaris_retry *retry) {
+  return alaris_wait_fd(L, fd, events, timeout, retry_k, (lua_KContext)retry);
 }
 
 int alaris_suspend(lua_State *L, double timeout, lua_KFunction k, lua_KContext ctx) {

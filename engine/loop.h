@@ -35,6 +35,18 @@ alaris_task *alaris_current_task(lua_State *L);
  * the poll revents. Raises "not inside an alaris task" when L is not a task. */
 int alaris_wait_fd(lua_State *L, int fd, short events, double timeout, lua_KFunction k, lua_KContext ctx);
 
+/* The common case of alaris_wait_fd: a non-blocking operation `step` (a lua_CFunction working on the current stack)
+ * that could not complete waits for its descriptor, then runs again. A cancellation raises; a timeout makes the
+ * operation return `nil, err` with err.code "timeout" and err.message "WHAT: timed out". Declare the retry once:
+ *     static const alaris_retry read_retry = {socket_read_step, "read"};
+ *     ... return alaris_wait_fd_retry(L, fd, POLLIN, timeout, &read_retry);  */
+typedef struct alaris_retry {
+  lua_CFunction step;
+  const char *what;
+} alaris_retry;
+
+int alaris_wait_fd_retry(lua_State *L, int fd, short events, double timeout, const alaris_retry *retry);
+
 /* Suspend the running task until alaris_task_wake(), a timeout or a cancellation; same calling rules as above.
  * The task is returned by alaris_current_task(L) before the call; the waker keeps it and stores its results in its
  * own structure for k to read. A task pointer stays valid until the task is resumed. */
