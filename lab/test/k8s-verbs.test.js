@@ -73,6 +73,8 @@ test('every kind the lab serves: create, get, list, patch and delete over HTTP',
     assert.equal(patched.status, 200, `${what}: ${patched.text}`);
     assert.equal(patched.body.metadata.labels.round, 'two', what);
     assert.ok(Number(patched.body.metadata.resourceVersion) > Number(resourceVersion), what);
+    assert.equal(patched.body.metadata.generation, created.body.metadata.generation, `${what}: a label is no spec change`);
+    assert.equal(patched.body.metadata.creationTimestamp, created.body.metadata.creationTimestamp, what);
     const deleted = await lab.request('DELETE', `${url}/every-kind`);
     assert.equal(deleted.status, 200, `${what}: ${deleted.text}`);
     await eventually(async () => (await lab.request('GET', `${url}/every-kind`)).status === 404, 3000, `${what} deleted`);

@@ -221,6 +221,7 @@ test('a lab whose --owner-pid exits stops by itself', async (t) => {
   assert.strictEqual(up.code, 0, up.stderr);
   const { pid } = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8'));
   owner.kill('SIGKILL');
-  assert.ok(await waitFor(() => !alive(pid), 10000), 'the daemon exited after its owner');
+  // It notices within a second, then closes its servers (bounded): 30 s is room for a loaded machine.
+  assert.ok(await waitFor(() => !alive(pid), 30000), 'the daemon exited after its owner');
   assert.ok(!fs.existsSync(path.join(dir, 'state.json')));
 });
