@@ -15,6 +15,7 @@
 //   DELETE /faults[/ID]        clears all rules (or one)
 //   GET    /requests?target=T&method=M  → {requests: [{target, method, path, url, status, duration_ms, time}], count}
 //   DELETE /requests           clears the log
+// Other parts add routes once they are up: `adminServer.route('POST /logs', handler)` (see startAdminServer).
 // It does not wrap WebSocket upgrades, and it does not persist anything: state lives in this process.
 
 const http = require('http');
@@ -258,7 +259,36 @@ function tokenMatches(header, token) {
   return a.length === b.length && crypto.timingSafeEqual(a, b);
 }
 
-async function handleAdmin(req, res, token) {
+// An error a registered route throws to answer `status` with {error, message}.
+class AdminError extends Error {
+  constructor(status, error, message) {
+    super(message);
+    this.status = status;
+    this.error = error;
+  }
+}
+
+const BUILTIN_ROUTES = ['GET /latency', 'PUT /latency', 'GET /faults', 'POST /faults', 'DELETE /faults', 'GET /requests',
+  'DELETE /requests', 'GET /healthz'];
+
+// Runs a registered route: handler({method, url, parts, body}) → {status?, body?} (status 200 by default; no body:
+// 204). body is the parsed JSON request body ({} when there is none).
+async function callRoute(handler, req, res, url, parts) {
+  const body = ['GET', 'HEAD', 'DELETE'].includes(req.method) ? {} : await readJson(req);
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new Error('the body must be a JSON object');
+  try {
+    const out = (await handler({ method: req.method, url, parts, body })) || {};
+    const status = out.status || (out.body === undefined ? 204 : 200);
+    if (out.body === undefined) { res.writeHead(status); return res.end(); }
+    return sendJson(res, status, out.body);
+  } catch (err) {
+    if (err instanceof AdminError) return sendJson(res, err.status, { error: err.error, message: err.message });
+    console.error(`lab: admin route ${req.method} ${url.pathname} failed: ${err && err.stack || err}`);
+    return sendJson(res, 500, { error: 'internal', message: String(err && err.message || err) });
+  }
+}
+
+async function handleAdmin(req, res, token, routes) {
   if (token && !tokenMatches(req.headers.authorization, token)) {
     return sendJson(res, 401, { error: 'unauthorized', message: 'a valid bearer token is required' });
   }
@@ -266,6 +296,7 @@ async function handleAdmin(req, res, token) {
   const parts = url.pathname.split('/').filter(Boolean);
   const route = `${req.method} /${parts[0] || ''}`;
   try {
+    if (routes.has(route)) return await callRoute(routes.get(route), req, res, url, parts);
     switch (route) {
       case 'GET /latency': return sendJson(res, 200, getLatency());
       case 'PUT /latency': return sendJson(res, 200, setLatency(await readJson(req)));
@@ -287,9 +318,20 @@ async function handleAdmin(req, res, token) {
   }
 }
 
+// Starts the admin endpoint. The result's `route('METHOD /name', handler)` adds a route for requests whose path
+// starts with /name (after the bearer check; see callRoute for the handler's contract); the built-in routes cannot
+// be replaced and a route is registered once.
 function startAdminServer({ host = '127.0.0.1', port = 0, token } = {}) {
+  const routes = new Map();
+  const route = (spec, handler) => {
+    const m = /^(GET|PUT|POST|PATCH|DELETE) \/([A-Za-z0-9_-]+)$/.exec(spec);
+    if (!m) throw new Error(`admin route "${spec}" must be "METHOD /name"`);
+    if (BUILTIN_ROUTES.includes(spec) || routes.has(spec)) throw new Error(`admin route "${spec}" is already served`);
+    if (typeof handler !== 'function') throw new Error(`admin route "${spec}" needs a handler function`);
+    routes.set(spec, handler);
+  };
   const server = http.createServer((req, res) => {
-    handleAdmin(req, res, token).catch((err) => {
+    handleAdmin(req, res, token, routes).catch((err) => {
       if (!res.headersSent) sendJson(res, 500, { error: 'internal', message: err.message });
     });
   });
@@ -301,6 +343,7 @@ function startAdminServer({ host = '127.0.0.1', port = 0, token } = {}) {
       resolve({
         port: actual,
         url: `http://${host}:${actual}`,
+        route,
         close: () => new Promise((done) => { server.close(() => done()); server.closeAllConnections(); }),
       });
     });
@@ -308,6 +351,6 @@ function startAdminServer({ host = '127.0.0.1', port = 0, token } = {}) {
 }
 
 module.exports = {
-  Instrument, startAdminServer, TARGETS,
+  Instrument, startAdminServer, AdminError, TARGETS,
   setLatency, getLatency, addFault, listFaults, clearFaults, listRequests, clearRequests,
 };

@@ -2,7 +2,8 @@
 // The lab daemon: one Node process (started by `lab up` with --openssl-legacy-provider, in its own process
 // group) that runs the admin endpoint, the Spaces front (with s3rver), the Kubernetes API server and the
 // DigitalOcean API server on 127.0.0.1 ephemeral ports, then writes DIR/kubeconfig, DIR/env (0600) and
-// DIR/state.json. On SIGTERM/SIGINT (or when --owner-pid dies) it closes every server and removes state.json.
+// DIR/state.json. Once the Kubernetes API is up, the admin endpoint also serves POST /logs (append to a pod's
+// log). On SIGTERM/SIGINT (or when --owner-pid dies) it closes every server and removes state.json.
 // It does not daemonise itself (bin/lab does) and writes nothing outside DIR.
 //
 // Usage: node --openssl-legacy-provider lib/daemon.js --dir DIR [--latency-ms N] [--owner-pid PID]
@@ -120,6 +121,7 @@ async function startParts(opts, tokens, keys) {
     token: tokens.k8s, log: (line) => log(line) });
   parts.push(['k8s', k8s]);
   components.k8s = { url: k8s.url, port: k8s.port };
+  adminServer.route('POST /logs', (request) => appendPodLog(k8s.store, request.body));
 
   const api = await doServer.start({
     dir: opts.dir, host: HOST, port: 0, instrument: new admin.Instrument('do'), token: tokens.do,
@@ -129,6 +131,26 @@ async function startParts(opts, tokens, keys) {
   parts.push(['do', api]);
   components.do = { url: api.url, port: api.port };
   return { parts, components, k8s, s3 };
+}
+
+// POST /logs {namespace, pod, container?, text} on the admin endpoint: appends to the pod's log (what
+// `GET pods/NAME/log` and `kubectl logs` show). 404 when the pod does not exist.
+function appendPodLog(store, { namespace, pod, container, text }) {
+  for (const [name, value] of Object.entries({ namespace, pod })) {
+    if (typeof value !== 'string' || !value) throw new admin.AdminError(400, 'bad_request', `${name} must be a non-empty string`);
+  }
+  if (typeof text !== 'string') throw new admin.AdminError(400, 'bad_request', 'text must be a string');
+  if (container !== undefined && (typeof container !== 'string' || !container)) {
+    throw new admin.AdminError(400, 'bad_request', 'container, when given, must be a non-empty string');
+  }
+  const found = store.get('v1', 'Pod', namespace, pod);
+  if (!found) throw new admin.AdminError(404, 'not_found', `pod "${pod}" not found in namespace "${namespace}"`);
+  const names = ((found.spec && found.spec.containers) || []).map((c) => c.name);
+  if (container !== undefined && names.length && !names.includes(container)) {
+    throw new admin.AdminError(400, 'bad_request', `container "${container}" is not in pod "${pod}" (containers: ${names.join(', ')})`);
+  }
+  store.appendLog(namespace, pod, text, container);
+  return { status: 204 };
 }
 
 async function main() {
@@ -208,4 +230,4 @@ if (require.main === module) {
   });
 }
 
-module.exports = { parseArgs, kubeconfigText, envText, shellQuote };
+module.exports = { parseArgs, kubeconfigText, envText, shellQuote, appendPodLog };

@@ -1,12 +1,12 @@
 'use strict';
 // Tests of the lab's instrumentation (lib/admin.js) through its admin endpoint, on small servers started in
-// this process: bearer auth, latency (global and per target), fault rules (count, drop, probability, removal)
-// and the request log.
+// this process: bearer auth, latency (global and per target), fault rules (count, drop, probability, removal),
+// the request log, and routes other parts register on the endpoint.
 
 const test = require('node:test');
 const assert = require('node:assert');
 const http = require('http');
-const { Instrument, startAdminServer } = require('../lib/admin');
+const { Instrument, startAdminServer, AdminError } = require('../lib/admin');
 
 const TOKEN = 'admin-test-token';
 
@@ -142,5 +142,50 @@ test('instrumentation through the admin endpoint', async (t) => {
     assert.strictEqual((await call(A, 'GET', '/requests?target=s3&method=get')).body.count, 0);
     await call(A, 'DELETE', '/requests');
     assert.strictEqual((await call(A, 'GET', '/requests')).body.count, 0);
+  });
+});
+
+test('routes registered on the admin endpoint', async (t) => {
+  const adminServer = await startAdminServer({ host: '127.0.0.1', port: 0, token: TOKEN });
+  const A = adminServer.url;
+  t.after(() => adminServer.close());
+  const notes = [];
+  adminServer.route('POST /notes', ({ body, parts }) => {
+    if (body.text === 'missing') throw new AdminError(404, 'not_found', 'no such note');
+    if (body.text === 'boom') throw new Error('handler bug');
+    notes.push({ text: body.text, path: parts.slice(1) });
+    return { status: 201, body: { count: notes.length } };
+  });
+  adminServer.route('DELETE /notes', () => { notes.length = 0; });
+
+  await t.test('a registered route gets the parsed body and answers its status and JSON body', async () => {
+    assert.deepStrictEqual(await call(A, 'POST', '/notes', { text: 'one' }), { status: 201, body: { count: 1 } });
+    assert.deepStrictEqual(await call(A, 'POST', '/notes/a/b', { text: 'two' }), { status: 201, body: { count: 2 } });
+    assert.deepStrictEqual(notes, [{ text: 'one', path: [] }, { text: 'two', path: ['a', 'b'] }]);
+    assert.deepStrictEqual(await call(A, 'DELETE', '/notes'), { status: 204, body: null }, 'no body: 204');
+    assert.deepStrictEqual(notes, []);
+  });
+
+  await t.test('it needs the bearer token like the built-in routes', async () => {
+    assert.strictEqual((await call(A, 'POST', '/notes', { text: 'x' }, 'wrong')).status, 401);
+    assert.deepStrictEqual(notes, [], 'the handler did not run');
+  });
+
+  await t.test('errors: AdminError status, bad JSON 400, a failing handler 500, other methods 404', async () => {
+    assert.deepStrictEqual(await call(A, 'POST', '/notes', { text: 'missing' }),
+      { status: 404, body: { error: 'not_found', message: 'no such note' } });
+    const bad = await fetch(`${A}/notes`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: '{nope' });
+    assert.strictEqual(bad.status, 400);
+    assert.strictEqual((await bad.json()).error, 'bad_request');
+    assert.strictEqual((await call(A, 'POST', '/notes', [1, 2])).status, 400, 'the body must be an object');
+    assert.strictEqual((await call(A, 'POST', '/notes', { text: 'boom' })).status, 500);
+    assert.strictEqual((await call(A, 'GET', '/notes')).status, 404);
+  });
+
+  await t.test('built-in routes cannot be replaced, a route is registered once, specs are checked', () => {
+    assert.throws(() => adminServer.route('GET /latency', () => {}), /already served/);
+    assert.throws(() => adminServer.route('POST /notes', () => {}), /already served/);
+    assert.throws(() => adminServer.route('POST notes', () => {}), /METHOD \/name/);
+    assert.throws(() => adminServer.route('GET /x'), /handler/);
   });
 });
