@@ -78,9 +78,10 @@ async function admin(env, method, urlPath, body) {
 }
 
 // A plain HTTP request (fetch cannot set Host); resolves {status, headers, body (string), raw (Buffer)}.
-function httpRequest({ method = 'GET', url, headers = {}, body }) {
+// `path` (with its query) is sent as it is, where `url` would have "." and ".." segments resolved.
+function httpRequest({ method = 'GET', url, path: rawPath, headers = {}, body }) {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent: false }, (res) => {
+    const req = http.request(url, { method, headers, agent: false, ...(rawPath ? { path: rawPath } : {}) }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => {
@@ -105,10 +106,15 @@ function signingKeyFor(secret, day, region) {
 }
 
 // Signs a request to `url` (keys should be plain ASCII); returns the headers to send.
-// `payloadHash` defaults to the body's SHA-256; `host` overrides the Host header (virtual-host tests).
-function signHeaders({ method, url, headers = {}, body = '', accessKey, secretKey, region = 'nyc3',
+// `payloadHash` defaults to the body's SHA-256; `host` overrides the Host header (virtual-host tests); `path`
+// (with its query) is the path as sent, unresolved (see httpRequest).
+function signHeaders({ method, url, path: rawPath, headers = {}, body = '', accessKey, secretKey, region = 'nyc3',
   payloadHash, host, date = new Date() }) {
   const u = new URL(url);
+  if (rawPath) {
+    const q = rawPath.indexOf('?');
+    u.search = q < 0 ? '' : rawPath.slice(q);
+  }
   const amzDate = amzDateOf(date);
   const day = amzDate.slice(0, 8);
   const all = { ...headers, host: host || u.host, 'x-amz-date': amzDate,
@@ -116,7 +122,8 @@ function signHeaders({ method, url, headers = {}, body = '', accessKey, secretKe
   const names = Object.keys(all).map((n) => n.toLowerCase()).sort();
   const lower = Object.fromEntries(Object.entries(all).map(([k, v]) => [k.toLowerCase(), String(v)]));
   const query = [...u.searchParams].map(([k, v]) => `${rfc3986(k)}=${rfc3986(v)}`).sort().join('&');
-  const canonicalPath = u.pathname.split('/').map((s) => rfc3986(decodeURIComponent(s))).join('/');
+  const pathname = rawPath ? rawPath.split('?')[0] : u.pathname;
+  const canonicalPath = pathname.split('/').map((s) => rfc3986(decodeURIComponent(s))).join('/');
   const canonical = [method, canonicalPath, query, names.map((n) => `${n}:${lower[n].trim()}\n`).join(''),
     names.join(';'), lower['x-amz-content-sha256']].join('\n');
   const scope = `${day}/${region}/s3/aws4_request`;

@@ -46,6 +46,18 @@ class BodySpool {
     return this;
   }
 
+  // The whole body as a Buffer (for the small bodies the front rewrites; a body spilled to disk is refused).
+  buffer() {
+    if (this.file) throw new S3Error(400, 'MaxMessageLengthExceeded', 'Your request was too big.');
+    return Buffer.concat(this.chunks);
+  }
+
+  static fromBuffer(tmpDir, buf) {
+    const spool = new BodySpool(tmpDir);
+    spool.write(buf);
+    return spool.finish();
+  }
+
   // Writes the body to `dest` (a writable) and ends it.
   pipeTo(dest) {
     if (this.file) {

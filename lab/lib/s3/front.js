@@ -4,16 +4,20 @@
 // listening on an internal port with its data under DIR/s3. Path-style and virtual-host-style requests are
 // accepted (a Host of BUCKET.localhost or BUCKET.s3.lab.localhost names the bucket); s3rver always sees
 // path style. s3rver does not check signatures itself, so every request it gets is one this front let
-// through, re-labelled with s3rver's built-in key. It does not implement bucket policies or ACLs.
+// through, re-labelled with s3rver's built-in key. Keys with "." or ".." segments are renamed on the way to
+// s3rver and back (dotkeys.js), so that its file store cannot resolve them. It does not implement bucket policies,
+// ACLs or browser-form POST uploads.
 
 const fs = require('fs');
 const net = require('net');
 const path = require('path');
 const http = require('http');
+const crypto = require('crypto');
 const S3rver = require('s3rver');
 const { S3Error, sendS3Error, newRequestId } = require('./errors');
 const { verifyRequest, parseQuery, PRESIGN_PARAMS } = require('./sigv4');
-const { readBody } = require('./body');
+const { readBody, BodySpool } = require('./body');
+const dotkeys = require('./dotkeys');
 
 const DEFAULT_VHOST_DOMAINS = ['s3.lab.localhost', 'localhost'];
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade', 'te', 'trailer']);
@@ -69,10 +73,11 @@ function requiredAction(method, bucket, key, queryNames) {
   return queryNames.some((n) => BUCKET_CONFIG_PARAMS.includes(n)) ? 'admin' : 'write';
 }
 
-function copySourceBucket(headers) {
-  const source = headers['x-amz-copy-source'];
-  if (!source) return null;
-  return bucketAndKey('/' + safeDecode(String(source)).replace(/^\/+/, '').split('?')[0]).bucket;
+// "." and ".." (and names with a "/", as "%2F" can make) would name folders outside s3rver's data; S3 refuses them.
+function checkBucketName(bucket) {
+  if (bucket === '.' || bucket === '..' || bucket.includes('/')) {
+    throw new S3Error(400, 'InvalidBucketName', 'The specified bucket is not valid.', { BucketName: bucket });
+  }
 }
 
 function accessDenied() {
@@ -107,10 +112,19 @@ class SpacesFront {
         method: req.method, url: req.url, rawHeaders: req.rawHeaders, regions: this.regions,
         lookupSecret: (accessKey) => { const k = this.keys.get(accessKey); return k ? k.secret_key : null; },
       });
-      this.checkGrants(auth.accessKey, req, bucket, key, rawQuery);
+      const source = req.method === 'PUT' && req.headers['x-amz-copy-source'] !== undefined
+        ? dotkeys.copySource(req.headers['x-amz-copy-source']) : null;
+      this.checkRequest(req, bucket, key, rawQuery, source);
+      this.checkGrants(auth.accessKey, req, bucket, key, rawQuery, source);
       if (req.headers.expect && /100-continue/i.test(req.headers.expect)) res.writeContinue();
       spool = await readBody(req, { tmpDir: this.tmpDir, payloadHash: auth.payloadHash, signing: auth });
-      await this.proxy(req, res, pathStyle, rawQuery, spool);
+      const bodyRewritten = isDeleteObjects(req.method, key, rawQuery);
+      if (bodyRewritten) {
+        const rewritten = BodySpool.fromBuffer(this.tmpDir, Buffer.from(dotkeys.deleteBody(spool.buffer().toString('utf8'))));
+        spool.cleanup();
+        spool = rewritten;
+      }
+      await this.proxy(req, res, upstreamPlan(req, { rawPath, rawQuery, pathStyle, key, source, bodyRewritten }), spool);
     } catch (err) {
       if (!(err instanceof S3Error)) {
         this.log(`s3: internal error on ${req.method} ${resource}: ${err.stack || err}`);
@@ -125,15 +139,24 @@ class SpacesFront {
     }
   }
 
-  checkGrants(accessKey, req, bucket, key, rawQuery) {
+  // Requests the lab refuses whoever signs them: bucket names that are paths, browser-form POST uploads (their key
+  // is in the form, where the front does not rename it).
+  checkRequest(req, bucket, key, rawQuery, source) {
+    if (bucket) checkBucketName(bucket);
+    if (source) checkBucketName(source.bucket);
+    if (req.method === 'POST' && bucket && !key && !isDeleteObjects(req.method, key, rawQuery)) {
+      throw new S3Error(501, 'NotImplemented', 'The lab does not accept POST Object (browser-form uploads).');
+    }
+  }
+
+  checkGrants(accessKey, req, bucket, key, rawQuery, source) {
     const queryNames = parseQuery(rawQuery).map(([n]) => n);
     const action = requiredAction(req.method, bucket, key, queryNames);
     if (!this.keys.allowed(accessKey, bucket, action)) throw accessDenied();
-    const source = req.method === 'PUT' ? copySourceBucket(req.headers) : null;
-    if (source && !this.keys.allowed(accessKey, source, 'read')) throw accessDenied();
+    if (source && !this.keys.allowed(accessKey, source.bucket, 'read')) throw accessDenied();
   }
 
-  upstreamHeaders(req, spool) {
+  upstreamHeaders(req, spool, plan) {
     const headers = {};
     for (let i = 0; i < req.rawHeaders.length; i += 2) {
       const name = req.rawHeaders[i].toLowerCase();
@@ -153,15 +176,22 @@ class SpacesFront {
     headers.authorization = `AWS4-HMAC-SHA256 Credential=S3RVER/${amzDate.slice(0, 8)}/us-east-1/s3/aws4_request, ` +
       'SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=' + '0'.repeat(64);
     if (spool.size > 0 || ['PUT', 'POST'].includes(req.method)) headers['content-length'] = String(spool.size);
+    if (plan.copySource) headers['x-amz-copy-source'] = plan.copySource.upstream;
+    if (plan.bodyRewritten && headers['content-md5'] !== undefined) {
+      headers['content-md5'] = crypto.createHash('md5').update(spool.buffer()).digest('base64');
+    }
     return headers;
   }
 
-  proxy(req, res, pathStyle, rawQuery, spool) {
-    const query = rawQuery.split('&').filter((p) => p && !PRESIGN_PARAMS.includes(safeDecode(p.split('=')[0]))).join('&');
+  // Sends the request to s3rver as `plan` says ({path, query, copySource, bodyRewritten, rewriteXml, prefix,
+  // location}) and its
+  // answer to the client; XML answers that can carry keys are read whole and given the client's keys back.
+  proxy(req, res, plan, spool) {
+    const query = plan.query.split('&').filter((p) => p && !PRESIGN_PARAMS.includes(safeDecode(p.split('=')[0]))).join('&');
     return new Promise((resolve, reject) => {
       const upstream = http.request({
         host: '127.0.0.1', port: this.upstreamPort, method: req.method, agent: this.agent,
-        path: pathStyle + (query ? `?${query}` : ''), headers: this.upstreamHeaders(req, spool),
+        path: plan.path + (query ? `?${query}` : ''), headers: this.upstreamHeaders(req, spool, plan),
       }, (up) => {
         spool.cleanup(); // s3rver has read the whole body by now
         const headers = {};
@@ -170,15 +200,63 @@ class SpacesFront {
           if (HOP_BY_HOP.has(name.toLowerCase())) continue;
           headers[name] = headers[name] === undefined ? up.rawHeaders[i + 1] : [].concat(headers[name], up.rawHeaders[i + 1]);
         }
-        res.writeHead(up.statusCode, headers);
-        up.pipe(res);
-        up.on('end', resolve);
         up.on('error', (err) => { res.destroy(); resolve(err); });
+        const xml = /xml/i.test(up.headers['content-type'] || '');
+        if (!xml || !(plan.rewriteXml || (up.statusCode >= 300 && req.method !== 'HEAD'))) {
+          res.writeHead(up.statusCode, headers);
+          up.pipe(res);
+          up.on('end', resolve);
+          return;
+        }
+        const chunks = [];
+        up.on('data', (c) => chunks.push(c));
+        up.on('end', () => {
+          const body = Buffer.from(clientAnswer(Buffer.concat(chunks).toString('utf8'), plan));
+          for (const name of Object.keys(headers)) if (name.toLowerCase() === 'content-length') delete headers[name];
+          headers['content-length'] = body.length;
+          res.writeHead(up.statusCode, headers);
+          res.end(body);
+          resolve();
+        });
       });
       upstream.on('error', (err) => reject(err));
       spool.pipeTo(upstream);
     });
   }
+}
+
+// What to send s3rver and what to do with its answer (see proxy): keys with dot segments renamed in the path, the
+// list parameters and the copy source; XML answers of bucket requests, POSTs and errors read for keys to rename
+// back; the Location of a completed multipart upload is the client's URL (not s3rver's internal one).
+function upstreamPlan(req, { rawPath, rawQuery, pathStyle, key, source, bodyRewritten }) {
+  return {
+    path: dotkeys.upstreamPath(pathStyle, key),
+    query: dotkeys.upstreamQuery(rawQuery),
+    copySource: source,
+    bodyRewritten,
+    rewriteXml: req.method !== 'HEAD' && (!key || req.method === 'POST'),
+    prefix: key ? null : listPrefix(rawQuery),
+    location: key && req.method === 'POST' ? `http://${req.headers.host}${rawPath}` : null,
+  };
+}
+
+function clientAnswer(text, plan) {
+  const out = dotkeys.clientXml(text, { prefix: plan.prefix });
+  if (!plan.location) return out;
+  return out.replace(/<Location>[^<]*<\/Location>/, `<Location>${dotkeys.xmlEscape(plan.location)}</Location>`);
+}
+
+function isDeleteObjects(method, key, rawQuery) {
+  return method === 'POST' && !key && parseQuery(rawQuery).some(([n]) => n === 'delete');
+}
+
+// The prefix of a listing as s3rver reads it (Node's querystring: '+' is a space), or null.
+function listPrefix(rawQuery) {
+  for (const pair of rawQuery.split('&')) {
+    const eq = pair.indexOf('=');
+    if (eq > 0 && safeDecode(pair.slice(0, eq)) === 'prefix') return safeDecode(pair.slice(eq + 1).replace(/\+/g, ' '));
+  }
+  return null;
 }
 
 async function start({ dir, host = '127.0.0.1', port = 0, instrument, keys, region = 'nyc3',
