@@ -140,9 +140,8 @@ T.test("every operation works with awkward keys", function()
   end
 end)
 
--- curl resolves "." and ".." in URL paths; the client must escape them so the key (and its signature) arrive
--- unchanged. s3rver's file store then resolves them itself (deleting "d/../k" removes the bucket's folder), so this
--- runs in a bucket of its own and leaves it behind for the lab's teardown.
+-- "." and ".." are ordinary parts of S3 keys: the client escapes them (%2E) so that nothing on the way takes them as
+-- dot segments, and the key and its signature arrive unchanged. (It runs in a bucket of its own.)
 T.test("keys with dot segments reach the server as they are", function()
   local bucket = BUCKET .. "-dots"
   must(client:create_bucket(bucket))
