@@ -121,8 +121,7 @@ T.test("--dry-run reports steps without a plan as 'would run'", function()
 end)
 
 T.test("values registered with log.secret are masked in print, io.write, stderr and logs", function()
-  local dir = T.tmpdir()
-  local file = T.write_file(dir .. "/mask.lua", [[
+  local out, err, code = T.run_script([[
     local log = require "alaris.log"
     local token = "tok_" .. string.rep("z", 3) .. "_abc123"
     log.secret(token)
@@ -133,7 +132,6 @@ T.test("values registered with log.secret are masked in print, io.write, stderr 
     log.warn("log " .. token, { t = token })
     error("raised " .. token)
   ]])
-  local out, err, code = T.run(RUN .. " " .. file)
   T.eq(code, 1)
   T.not_contains(out .. err, "tok_zzz_abc123")
   T.eq(out, "print ***\nwrite ***\nstdout ***\n")
@@ -157,16 +155,13 @@ T.test("a plain script runs with arg and ... as lua sets them", function()
 end)
 
 T.test("a plain script's runtime error exits 1 with the message", function()
-  local dir = T.tmpdir()
-  local file = T.write_file(dir .. "/err.lua", "local x = nil\nprint(x.field)\n")
-  local _, err, code = T.run(RUN .. " " .. file)
+  local _, err, code = T.run_script("local x = nil\nprint(x.field)\n")
   T.eq(code, 1)
-  T.contains(err, "err.lua:2: attempt to index a nil value")
+  T.contains(err, "script.lua:2: attempt to index a nil value")
 end)
 
 T.test("-q hides info logs, -v shows debug logs", function()
-  local dir = T.tmpdir()
-  local file = T.write_file(dir .. "/logs.lua", [[
+  local file = T.script([[
     local log = require "alaris.log"
     log.debug("debug line"); log.info("info line", { k = "v w" }); log.warn("warn line")
   ]])

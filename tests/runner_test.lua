@@ -278,8 +278,7 @@ T.test("a secret printed, raised and returned never shows in output, journal or 
 end)
 
 T.test("two alaris.sleep(1) in playbook.parallel overlap", function()
-  local dir = T.tmpdir()
-  local script = T.write_file(dir .. "/par.lua", [[
+  local out, err, code = T.run_script([[
     local alaris = require "alaris"
     local playbook = require "alaris.playbook"
     local events = {}
@@ -290,7 +289,6 @@ T.test("two alaris.sleep(1) in playbook.parallel overlap", function()
     }
     print(table.concat(events, ","), results[1], results[2], string.format("%.2f", alaris.now() - t0))
   ]])
-  local out, err, code = T.run(RUN .. " " .. script)
   T.eq(code, 0, err)
   local order, r1, r2, took = out:match("^(%S+)%s+(%d)%s+(%d)%s+([%d.]+)")
   T.eq(order, "start1,start2,end1,end2")
@@ -299,8 +297,7 @@ T.test("two alaris.sleep(1) in playbook.parallel overlap", function()
 end)
 
 T.test("playbook.parallel propagates the first error and cancels the rest", function()
-  local dir = T.tmpdir()
-  local script = T.write_file(dir .. "/par.lua", [[
+  local out, err, code = T.run_script([[
     local alaris = require "alaris"
     local playbook = require "alaris.playbook"
     local cleaned = false
@@ -314,7 +311,6 @@ T.test("playbook.parallel propagates the first error and cancels the rest", func
     })
     print(ok, err, cleaned, alaris.now() - t0 < 2)
   ]])
-  local out, err, code = T.run(RUN .. " " .. script)
   T.eq(code, 0, err)
   T.contains(out, "false")
   T.contains(out, "boom")
@@ -322,8 +318,7 @@ T.test("playbook.parallel propagates the first error and cancels the rest", func
 end)
 
 T.test("for_each limits concurrency and keeps results in order", function()
-  local dir = T.tmpdir()
-  local script = T.write_file(dir .. "/each.lua", [[
+  local out, err, code = T.run_script([[
     local alaris = require "alaris"
     local playbook = require "alaris.playbook"
     local running, peak = 0, 0
@@ -336,7 +331,6 @@ T.test("for_each limits concurrency and keeps results in order", function()
     end)
     print(table.concat(out, ","), peak)
   ]])
-  local out, err, code = T.run(RUN .. " " .. script)
   T.eq(code, 0, err)
   T.eq(out, "10,20,30,40,50,60\t2\n")
 end)

@@ -105,6 +105,18 @@ end
 -- The alaris-run binary under test (ctest sets ALARIS_RUN).
 testing.alaris_run = os.getenv("ALARIS_RUN") or "build/alaris-run"
 
+-- Writes Lua source to a temporary file (named `name`, default script.lua) and returns its path.
+function testing.script(source, name)
+  return testing.write_file(testing.tmpdir() .. "/" .. (name or "script.lua"), source)
+end
+
+-- Runs Lua source with alaris-run: `alaris-run OPTIONS FILE ARGS`; returns stdout, stderr, the exit code and the file.
+function testing.run_script(source, options, args)
+  local file = testing.script(source)
+  local out, err, code = testing.run(string.format("%s %s %s %s", testing.alaris_run, options or "", file, args or ""))
+  return out, err, code, file
+end
+
 function testing.cleanup()
   for _, d in ipairs(temps) do os.execute("rm -rf " .. testing.sh_quote(d)) end
   temps = {}
