@@ -169,6 +169,17 @@ static int l_interrupted(lua_State *L) {
   return 1;
 }
 
+/* alaris.shield_interrupts(): from now on a signal does not stop the calling task in the middle of its Lua code;
+ * it gets "interrupted" at its next wait instead (and alaris.interrupted() turns true at once). The runner uses it so
+ * that an interrupt always reaches it where it can roll back. */
+static int l_shield_interrupts(lua_State *L) {
+  alaris_task *t = alaris_current_task(L);
+  if (!t)
+    return luaL_error(L, "not inside an alaris task");
+  t->shielded = 1;
+  return 0;
+}
+
 static int l_secret(lua_State *L) {
   size_t len;
   const char *s = luaL_checklstring(L, 1, &len);
@@ -256,6 +267,7 @@ static const luaL_Reg functions[] = {
   {"isatty", l_isatty},
   {"regex_match", l_regex_match},
   {"interrupted", l_interrupted},
+  {"shield_interrupts", l_shield_interrupts},
   {"secret", l_secret},
   {"mask", l_mask},
   {"is_secret", l_is_secret},

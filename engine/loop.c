@@ -20,7 +20,7 @@
 struct alaris_loop {
   alaris_task *tasks;          /* every live task, oldest first */
   alaris_task *root;
-  lua_State *running;          /* the coroutine being resumed, for the signal hook */
+  lua_State *volatile running; /* the coroutine being resumed, for the signal hook (NULL: none, or shielded) */
   alaris_source sources[MAX_SOURCES];
   int nsources;
   int wake_pipe[2];
@@ -179,7 +179,7 @@ static void resume(lua_State *L, alaris_task *t) {
   t->started = 1;
   t->nargs = 0;
   t->state = TASK_RUNNING;
-  the_loop.running = co;
+  the_loop.running = t->shielded ? NULL : co;
   int status = lua_resume(co, L, nargs, &nres);
   the_loop.running = NULL;
   lua_sethook(co, NULL, 0, 0);

@@ -16,6 +16,7 @@ struct alaris_task {
   int id;
   enum task_state state;
   int started, ok, nargs, nresults;
+  int shielded;             /* a signal never stops its Lua code: it sees the interrupt at its next wait */
   int reason;
   int fd;
   short events, revents;

@@ -137,6 +137,13 @@ T.test("SIGINT in the middle of a step rolls back and exits 130", function()
   T.eq(events[#events], "run_finished")
 end)
 
+T.test("a signal while the runner itself is busy (journaling a big output) still rolls back", function()
+  local dir, trace = setup()
+  local code = interrupt(dir, "big=2000000", "run b", "INT")
+  T.eq(code, 130)
+  T.eq(lines(trace), { "start a", "run a", "start b", "run b", "undo b b", "undo a a" })
+end)
+
 T.test("SIGTERM is handled like SIGINT", function()
   local dir, trace = setup()
   local code = interrupt(dir, "slow=b", "start b", "TERM")

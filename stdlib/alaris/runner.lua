@@ -339,6 +339,7 @@ local function rollback_only(pb, opts)
 end
 
 function runner.run(pb, opts)
+  alaris.shield_interrupts() -- a signal reaches the runner at a wait, where it can roll back, never mid-bookkeeping
   opts.journal = opts.journal or journal.default_path(pb, opts.vars)
   if opts.dry_run then return dry_run(pb, opts) end
   if opts.resume then return resume(pb, opts) end
@@ -358,7 +359,7 @@ function runner.run(pb, opts)
   if not ok then return usage(err) end
   local names = {}
   for i, step in ipairs(pb.steps) do names[i] = step.name end
-  run:record { event = "run_started", playbook = pb.name, vars = opts.shown_vars, steps = names, pid = nil }
+  run:record { event = "run_started", playbook = pb.name, vars = opts.shown_vars, steps = names }
   local selected, n = select_steps(pb, opts), 0
   for i = 1, #pb.steps do if selected[i] then n = n + 1 end end
   run.console:start(pb, n)

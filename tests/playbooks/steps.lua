@@ -34,8 +34,13 @@ local function step(name, tags)
       if ctx.vars.fail == name then
         error(ctx.vars.leak == name and ("failed with " .. ctx.vars.password) or ("step " .. name .. " failed"))
       end
+      local blob
+      if ctx.vars.big > 0 and name == "b" then -- an output that keeps the runner busy journaling it
+        blob = {}
+        for i = 1, ctx.vars.big do blob[i] = "item-" .. i end
+      end
       trace(ctx, "run " .. name)
-      local out = { step = name, previous = ctx.outputs.a and ctx.outputs.a.step or nil }
+      local out = { step = name, previous = ctx.outputs.a and ctx.outputs.a.step or nil, blob = blob }
       if ctx.vars.leak == name then out.password = ctx.vars.password end
       return out
     end,
@@ -65,6 +70,7 @@ return playbook {
     password = { secret = true, default = "s3cr3t-default-pw" },
     tenant = { pattern = "^[a-z][a-z0-9-]{0,40}$", default = "acme" },
     count = { type = "integer", default = 1 },
+    big = { type = "integer", default = 0, description = "entries in step b's output" },
     dry = { type = "boolean", default = false },
     items = { type = "list" },
   },
