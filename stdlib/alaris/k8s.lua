@@ -193,7 +193,7 @@ local function group_version_path(api_version)
   return "/api/" .. api_version
 end
 
-function Client:fetch_resources(api_version)
+local function fetch_resources_now(self, api_version)
   local list, err = self:request("GET", group_version_path(api_version), { idempotent = true })
   if not list then
     if err.status == 404 then list = { resources = {} } else return nil, err end
@@ -211,6 +211,20 @@ function Client:fetch_resources(api_version)
   end
   self.resources[api_version] = entry
   return entry
+end
+
+-- One discovery request per group version at a time: tasks that need it while it is on the way wait for that one.
+function Client:fetch_resources(api_version)
+  self.fetching = self.fetching or {}
+  local pending = self.fetching[api_version]
+  if not pending then
+    pending = alaris.spawn(fetch_resources_now, self, api_version)
+    self.fetching[api_version] = pending
+  end
+  local ok, entry, err = alaris.wait(pending)
+  if self.fetching[api_version] == pending then self.fetching[api_version] = nil end
+  if not ok then error(entry, 0) end
+  return entry, err
 end
 
 --- client:resource(apiVersion, kind) -> {name, kind, namespaced, group, version, api_version} | nil, err

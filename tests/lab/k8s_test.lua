@@ -550,6 +550,19 @@ T.test("wait: a timeout says what it saw last", function()
   T.ok(alaris.now() - started < 4, "about the timeout")
 end)
 
+T.test("tasks that need the same discovery document at once share one request", function()
+  local fresh = must(k8s.client())
+  admin("DELETE", "/requests")
+  require("alaris.playbook").for_each({ 1, 2, 3, 4, 5, 6, 7, 8 }, { concurrency = 8 }, function()
+    must(fresh:get("apps/v1", "Deployment", "absent-" .. math.random(1e9), "default") or true)
+  end)
+  local discovery = 0
+  for _, r in ipairs(admin("GET", "/requests?target=k8s").requests) do
+    if r.path == "/apis/apps/v1" then discovery = discovery + 1 end
+  end
+  T.eq(discovery, 1)
+end)
+
 T.test("two waits in playbook.parallel overlap", function()
   local playbook = require "alaris.playbook"
   must(kc:apply(widget("pa", 1)))
