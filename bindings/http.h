@@ -34,8 +34,8 @@ typedef struct transfer {
   int in_multi, done, paused, streaming, aborted, linked;
   CURLcode result;
   alaris_task *waiting; /* the task suspended on this transfer, NULL while it runs Lua */
-  alaris_bytes body;     /* the whole body, when not streaming */
-  alaris_bytes head;     /* raw header lines of the last response */
+  alaris_bytes body;    /* the whole body, when not streaming */
+  alaris_bytes head;    /* raw header lines of the last response */
   chunk *first, *last;  /* streamed chunks not yet handed to on_data */
   size_t queued;
   struct transfer *prev, *next; /* every transfer holding an easy handle */

@@ -23,8 +23,8 @@ alaris_task *alaris_task_new(lua_State *L, int nargs) {
   lua_setiuservalue(L, -2, ALARIS_TASK_THREAD);
   t->co = co;
   *(alaris_task **)lua_getextraspace(co) = t;
-  lua_insert(L, base);            /* task, fn, args... */
-  lua_xmove(L, co, nargs + 1);    /* fn and args go to the coroutine */
+  lua_insert(L, base);         /* task, fn, args... */
+  lua_xmove(L, co, nargs + 1); /* fn and args go to the coroutine */
   t->nargs = nargs;
   t->state = TASK_RUNNABLE;
   t->reason = ALARIS_READY;
@@ -249,29 +249,29 @@ static int task_tostring(lua_State *L) {
 }
 
 static const luaL_Reg task_methods[] = {
-  {"wait", l_wait},
-  {"cancel", l_cancel},
-  {"done", task_done},
-  {NULL, NULL},
+    {"wait", l_wait},
+    {"cancel", l_cancel},
+    {"done", task_done},
+    {NULL, NULL},
 };
 
 static const luaL_Reg functions[] = {
-  {"spawn", l_spawn},
-  {"wait", l_wait},
-  {"cancel", l_cancel},
-  {"sleep", l_sleep},
-  {"yield", l_yield},
-  {"wait_fd", l_wait_fd},
-  {"now", l_now},
-  {"time", l_time},
-  {"isatty", l_isatty},
-  {"regex_match", l_regex_match},
-  {"interrupted", l_interrupted},
-  {"shield_interrupts", l_shield_interrupts},
-  {"secret", l_secret},
-  {"mask", l_mask},
-  {"is_secret", l_is_secret},
-  {NULL, NULL},
+    {"spawn", l_spawn},
+    {"wait", l_wait},
+    {"cancel", l_cancel},
+    {"sleep", l_sleep},
+    {"yield", l_yield},
+    {"wait_fd", l_wait_fd},
+    {"now", l_now},
+    {"time", l_time},
+    {"isatty", l_isatty},
+    {"regex_match", l_regex_match},
+    {"interrupted", l_interrupted},
+    {"shield_interrupts", l_shield_interrupts},
+    {"secret", l_secret},
+    {"mask", l_mask},
+    {"is_secret", l_is_secret},
+    {NULL, NULL},
 };
 
 int luaopen_alaris(lua_State *L) {

@@ -4,9 +4,9 @@
 
 #include <lauxlib.h>
 #include <limits.h>
-#include <stdlib.h>
 #include <lualib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -22,7 +22,8 @@ static int is_dir(const char *path) {
   return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* Installed: PREFIX/bin/alaris-run with PREFIX/share/alaris/lua. Source tree: BUILD_DIR/alaris-run with stdlib/ beside BUILD_DIR. */
+/* Installed: PREFIX/bin/alaris-run with PREFIX/share/alaris/lua. Source tree: BUILD_DIR/alaris-run with stdlib/ beside
+ * BUILD_DIR. */
 static int find_stdlib(void) {
   char exe[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);

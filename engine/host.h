@@ -23,6 +23,6 @@ const char *alaris_host_stdlib_dir(void);
 /* Message handler for lua_pcall: appends a traceback to string errors, leaves error tables alone. */
 int alaris_host_traceback(lua_State *L);
 
-int luaopen_alaris(lua_State *L);       /* engine/alaris.c: the core module (loop, time, secrets) */
+int luaopen_alaris(lua_State *L); /* engine/alaris.c: the core module (loop, time, secrets) */
 
 #endif

@@ -18,7 +18,7 @@
 #define MAX_SOURCE_FDS 256
 
 struct alaris_loop {
-  alaris_task *tasks;          /* every live task, oldest first */
+  alaris_task *tasks; /* every live task, oldest first */
   alaris_task *root;
   lua_State *volatile running; /* the coroutine being resumed, for the signal hook (NULL: none, or shielded) */
   alaris_source sources[MAX_SOURCES];

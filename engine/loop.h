@@ -14,9 +14,9 @@ typedef struct alaris_task alaris_task;
 
 /* Why a suspended task was resumed: what the continuation sees from alaris_resume_reason(). */
 enum alaris_reason {
-  ALARIS_READY = 1,   /* the fd is ready (alaris_wait_fd), or the task was woken (alaris_suspend) */
-  ALARIS_TIMEOUT,     /* the timeout given to the wait passed */
-  ALARIS_CANCELLED,   /* the task was cancelled or interrupted: clean up, then alaris_raise_cancelled(L) */
+  ALARIS_READY = 1, /* the fd is ready (alaris_wait_fd), or the task was woken (alaris_suspend) */
+  ALARIS_TIMEOUT,   /* the timeout given to the wait passed */
+  ALARIS_CANCELLED, /* the task was cancelled or interrupted: clean up, then alaris_raise_cancelled(L) */
 };
 
 /* Monotonic time in seconds. */

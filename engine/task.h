@@ -12,17 +12,17 @@ enum { ALARIS_TASK_THREAD = 1, ALARIS_TASK_RESULTS, ALARIS_TASK_ERROR, ALARIS_TA
 
 struct alaris_task {
   lua_State *co;
-  int ref;                  /* registry reference held by the loop while the task lives */
+  int ref; /* registry reference held by the loop while the task lives */
   int id;
   enum task_state state;
   int started, ok, nargs, nresults;
-  int shielded;             /* a signal never stops its Lua code: it sees the interrupt at its next wait */
+  int shielded; /* a signal never stops its Lua code: it sees the interrupt at its next wait */
   int reason;
   int fd;
   short events, revents;
-  double deadline;          /* < 0: none */
-  alaris_task *joining;     /* the task this one waits for */
-  char cancel[128];         /* non-empty once cancelled: the error raised at its next wait */
+  double deadline;      /* < 0: none */
+  alaris_task *joining; /* the task this one waits for */
+  char cancel[128];     /* non-empty once cancelled: the error raised at its next wait */
   alaris_task *next;
 };
 

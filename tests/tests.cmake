@@ -4,6 +4,7 @@
 #   tests/pg/*_test.lua     the same, against a PostgreSQL server started once for them (fixture "pg")
 #   tests/c/*_test.c        C unit tests linked with the engine and the bindings
 #   lab/test/*.test.js      the lab's own suites (node's test runner), in the plain build only (label "node")
+#   style:clang-format      the C sources match .clang-format (plain build only)
 set(TEST_ENV "ALARIS_RUN=$<TARGET_FILE:alaris-run>;LUA_PATH=${CMAKE_SOURCE_DIR}/tests/lib/?.lua\\;\\;;NO_COLOR=1")
 if(ALARIS_SANITIZE)
   list(APPEND TEST_ENV "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99"
@@ -59,4 +60,12 @@ endforeach()
 if(NOT ALARIS_SANITIZE)
   add_test(NAME node:lab COMMAND node --test --test-concurrency=1 test/ WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/lab)
   set_tests_properties(node:lab PROPERTIES LABELS node TIMEOUT 900)
+endif()
+
+# One C style for the tree: the repository's .clang-format, checked (not applied) on every run.
+find_program(CLANG_FORMAT clang-format)
+if(CLANG_FORMAT AND NOT ALARIS_SANITIZE)
+  file(GLOB c_sources CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/engine/*.[ch] ${CMAKE_SOURCE_DIR}/bindings/*.[ch]
+    ${CMAKE_SOURCE_DIR}/tests/c/*.c)
+  add_test(NAME style:clang-format COMMAND ${CLANG_FORMAT} --dry-run --Werror ${c_sources})
 endif()
