@@ -1,7 +1,7 @@
 'use strict';
 // Helpers for the emulated Kubernetes API tests: start the server alone in a temporary directory, write a
-// kubeconfig for it, run the real `kubectl` with a timeout (its discovery cache kept in the temp dir),
-// make direct HTTPS requests, and read watch streams. Not a client library: only what tests need.
+// kubeconfig for it, run the real kubectl (KUBECTL of ./kubectl.js) with a timeout (its discovery cache kept
+// in the temp dir), make direct HTTPS requests, and read watch streams. Not a client library: only what tests need.
 
 const fs = require('fs');
 const os = require('os');
@@ -9,6 +9,7 @@ const path = require('path');
 const https = require('https');
 const { execFile, spawn } = require('child_process');
 const { start } = require('../lib/k8s/server');
+const { KUBECTL } = require('./kubectl');
 
 const b64 = (s) => Buffer.from(s).toString('base64');
 
@@ -33,7 +34,7 @@ async function startK8s(opts = {}) {
   // Runs kubectl; resolves {code, stdout, stderr}. Never hangs longer than `timeout` ms.
   function kubectl(args, { timeout = 45000, input } = {}) {
     return new Promise((resolve) => {
-      const child = execFile('kubectl', ['--kubeconfig', kubeconfig, '--cache-dir', path.join(dir, 'kube-cache'), ...args],
+      const child = execFile(KUBECTL, ['--kubeconfig', kubeconfig, '--cache-dir', path.join(dir, 'kube-cache'), ...args],
         { timeout, env: Object.assign({}, process.env, { HOME: dir }) }, (err, stdout, stderr) => {
           resolve({ code: err ? (typeof err.code === 'number' ? err.code : 124) : 0, stdout, stderr });
         });
@@ -43,7 +44,7 @@ async function startK8s(opts = {}) {
 
   // Starts a long-running kubectl (e.g. `get -w`); returns {child, output(), stop()}.
   function kubectlStream(args) {
-    const child = spawn('kubectl', ['--kubeconfig', kubeconfig, '--cache-dir', path.join(dir, 'kube-cache'), ...args],
+    const child = spawn(KUBECTL, ['--kubeconfig', kubeconfig, '--cache-dir', path.join(dir, 'kube-cache'), ...args],
       { env: Object.assign({}, process.env, { HOME: dir }) });
     let out = '';
     child.stdout.on('data', (d) => { out += d; });

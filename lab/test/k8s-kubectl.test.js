@@ -1,12 +1,15 @@
 'use strict';
 // The real kubectl against the emulated Kubernetes API: get, create -f, apply (client-side, server-side,
 // --validate=strict), delete, wait --for=condition, get -w, auth can-i (+ --as), both kubeconfig users.
+// Each test is skipped, with the reason, when there is no kubectl or it is too old for what the test uses
+// (./kubectl.js; LAB_KUBECTL picks the binary). Objects a test only needs in place are put in the store.
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('fs');
 const path = require('path');
 const { startK8s, eventually } = require('./k8s-helpers');
+const { haveKubectl } = require('./kubectl');
 
 let lab;
 before(async () => { lab = await startK8s(); });
@@ -43,7 +46,8 @@ spec:
   ports: [{port: 80, targetPort: 80}]
 `;
 
-test('kubectl get namespaces lists the four default namespaces (token user and certificate user)', async () => {
+test('kubectl get namespaces lists the four default namespaces (token user and certificate user)', async (t) => {
+  if (!haveKubectl(t)) return;
   for (const ctx of ['lab', 'lab-cert']) {
     const r = await lab.kubectl(['--context', ctx, 'get', 'namespaces', '-o', 'name']);
     assert.equal(r.code, 0, r.stderr);
@@ -55,7 +59,8 @@ test('kubectl get namespaces lists the four default namespaces (token user and c
   assert.match(table.stdout, /kube-system\s+Active\s+\d+s/);
 });
 
-test('wrong credentials get 401 from kubectl', async () => {
+test('wrong credentials get 401 from kubectl', async (t) => {
+  if (!haveKubectl(t)) return;
   const bad = path.join(lab.dir, 'bad-kubeconfig');
   fs.writeFileSync(bad, fs.readFileSync(lab.kubeconfig, 'utf8').replace(lab.k8s.token, 'not-the-token'));
   const r = await lab.kubectl(['--kubeconfig', bad, '--context', 'lab', 'get', 'ns']);
@@ -63,8 +68,11 @@ test('wrong credentials get 401 from kubectl', async () => {
   assert.match(r.stderr, /Unauthorized|must be logged in/);
 });
 
-test('create -f, get, client-side apply, server-side apply and delete', async () => {
+test('create -f, get, client-side apply, server-side apply and delete', async (t) => {
+  if (!haveKubectl(t)) return;
   const file = manifest('web.yaml', DEPLOYMENT);
+  // kubectl 1.20 (Debian's) validates create/apply -f against /openapi/v2 first, which the lab does not serve:
+  // with that client this fails here with a 404 NotFound. A gap of the lab, so it is not skipped.
   let r = await lab.kubectl(['create', '-f', file]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /deployment.apps\/web created/);
@@ -104,7 +112,8 @@ test('create -f, get, client-side apply, server-side apply and delete', async ()
   assert.match(r.stderr, /NotFound|not found/);
 });
 
-test('apply --validate=strict (client-side and server-side) rejects an unknown field of a CNPG Cluster and names it', async () => {
+test('apply --validate=strict (client-side and server-side) rejects an unknown field of a CNPG Cluster and names it', async (t) => {
+  if (!haveKubectl(t, { minor: 25, feature: '--validate=strict' })) return;
   const bad = manifest('pg.yaml', `apiVersion: postgresql.cnpg.io/v1
 kind: Cluster
 metadata: {name: pg-strict, namespace: default}
@@ -132,17 +141,10 @@ spec:
   assert.match(r.stdout, /pg-strict/);
 });
 
-test('kubectl wait --for=condition returns once a controller sets the condition', async () => {
-  const file = manifest('job.yaml', `apiVersion: batch/v1
-kind: Job
-metadata: {name: once, namespace: default}
-spec:
-  template:
-    spec:
-      restartPolicy: Never
-      containers: [{name: c, image: busybox}]
-`);
-  assert.equal((await lab.kubectl(['create', '-f', file])).code, 0);
+test('kubectl wait --for=condition returns once a controller sets the condition', async (t) => {
+  if (!haveKubectl(t)) return;
+  lab.store.createObject({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'once', namespace: 'default' },
+    spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'busybox' }] } } } });
   const waiting = lab.kubectl(['wait', '--for=condition=Complete', 'job/once', '--timeout=15s']);
   setTimeout(() => {
     const job = lab.store.get('batch/v1', 'Job', 'default', 'once');
@@ -154,7 +156,8 @@ spec:
   assert.match(r.stdout, /job.batch\/once condition met/);
 });
 
-test('kubectl get -w prints objects as they are created', async () => {
+test('kubectl get -w prints objects as they are created', async (t) => {
+  if (!haveKubectl(t)) return;
   lab.store.createObject({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'listed-cm', namespace: 'default' }, data: {} });
   const w = lab.kubectlStream(['get', 'configmaps', '-n', 'default', '-w', '--request-timeout=30s']);
   try {
@@ -168,30 +171,17 @@ test('kubectl get -w prints objects as they are created', async () => {
   }
 });
 
-test('kubectl auth can-i, with and without --as, follows stored RBAC', async () => {
+test('kubectl auth can-i, with and without --as, follows stored RBAC', async (t) => {
+  if (!haveKubectl(t)) return;
   let r = await lab.kubectl(['auth', 'can-i', 'delete', 'namespaces']);
   assert.equal(r.stdout.trim(), 'yes');
 
-  const rbac = manifest('rbac.yaml', `apiVersion: v1
-kind: Namespace
-metadata: {name: ops}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: pod-reader, namespace: ops}
-rules:
-- apiGroups: [""]
-  resources: [pods, pods/log]
-  verbs: [get, list, watch]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: ops-reader, namespace: ops}
-subjects: [{kind: ServiceAccount, name: ops-reader, namespace: ops}]
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: pod-reader}
-`);
-  r = await lab.kubectl(['apply', '-f', rbac]);
-  assert.equal(r.code, 0, r.stderr);
+  lab.store.createObject({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ops' } });
+  lab.store.createObject({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'pod-reader', namespace: 'ops' },
+    rules: [{ apiGroups: [''], resources: ['pods', 'pods/log'], verbs: ['get', 'list', 'watch'] }] });
+  lab.store.createObject({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'ops-reader', namespace: 'ops' },
+    subjects: [{ kind: 'ServiceAccount', name: 'ops-reader', namespace: 'ops' }],
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'pod-reader' } });
 
   const as = '--as=system:serviceaccount:ops:ops-reader';
   r = await lab.kubectl(['auth', 'can-i', 'list', 'pods', '-n', 'ops', as]);
@@ -209,7 +199,8 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: pod-reader}
   assert.match(r.stderr, /secrets is forbidden: User "system:serviceaccount:ops:ops-reader" cannot list resource "secrets" in API group "" in the namespace "ops"/);
 });
 
-test('kubectl create for typed-client kinds (protobuf bodies: namespace, configmap, secret, role binding, deployment, service, job)', async () => {
+test('kubectl create for typed-client kinds (protobuf bodies: namespace, configmap, secret, role binding, deployment, service, job)', async (t) => {
+  if (!haveKubectl(t)) return;
   let r = await lab.kubectl(['create', 'namespace', 'typed']);
   assert.equal(r.code, 0, r.stderr);
   r = await lab.kubectl(['-n', 'typed', 'create', 'configmap', 'cfg', '--from-literal=greeting=hello']);
@@ -241,7 +232,8 @@ test('kubectl create for typed-client kinds (protobuf bodies: namespace, configm
   assert.deepEqual(lab.store.get('batch/v1', 'Job', 'typed', 'once').spec.template.spec.containers[0].command, ['echo', 'hi']);
 });
 
-test('kubectl scale uses the scale subresource of deployments and of CNPG Clusters', async () => {
+test('kubectl scale uses the scale subresource of deployments and of CNPG Clusters', async (t) => {
+  if (!haveKubectl(t)) return;
   lab.store.createObject({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'scaled', namespace: 'default' },
     spec: { replicas: 1, selector: { matchLabels: { app: 's' } }, template: { metadata: { labels: { app: 's' } }, spec: { containers: [{ name: 'c', image: 'i' }] } } } });
   lab.store.createObject({ apiVersion: 'postgresql.cnpg.io/v1', kind: 'Cluster', metadata: { name: 'pg-scale', namespace: 'default' },

@@ -2,7 +2,7 @@
 // pods/NAME/portforward over WebSocket (v4.channel.k8s.io) and pods/NAME/log on the emulated Kubernetes
 // API: bytes pumped both ways to a TCP server at the pod's status.podIP, port frames first, errors on the
 // error channel; and, when PostgreSQL is installed, a real PostgreSQL answering a query through the
-// port-forward (skipped otherwise).
+// port-forward (skipped otherwise). `kubectl logs -f` is skipped, with the reason, without kubectl (./kubectl.js).
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -13,6 +13,7 @@ const path = require('path');
 const { execFileSync, execFile } = require('child_process');
 const WebSocket = require('ws');
 const { startK8s, eventually } = require('./k8s-helpers');
+const { haveKubectl } = require('./kubectl');
 
 let lab;
 let echo;
@@ -114,7 +115,7 @@ test('port-forward is refused without credentials, for a pod without an IP, and 
   await assert.rejects(openForward('ghost', 80), (e) => e.status === 404);
 });
 
-test('pods/log returns the recorded log: tailLines, container choice, follow', async () => {
+test('pods/log returns the recorded log: tailLines, container choice, follow', async (t) => {
   await makePod('logger', null);
   lab.store.appendLog('default', 'logger', 'line 1\nline 2\n');
   lab.store.appendLog('default', 'logger', 'line 3\n');
@@ -134,13 +135,16 @@ test('pods/log returns the recorded log: tailLines, container choice, follow', a
   assert.equal((await lab.request('GET', '/api/v1/namespaces/default/pods/two/log?container=b')).text, 'from b\n');
   assert.equal((await lab.request('GET', '/api/v1/namespaces/default/pods/two/log?container=a')).text, '');
 
-  const followed = lab.kubectl(['logs', '-f', 'logger', '--request-timeout=10s']);
-  await new Promise((res) => setTimeout(res, 600));
-  lab.store.appendLog('default', 'logger', 'line 4\n');
-  await new Promise((res) => setTimeout(res, 200));
-  await lab.request('DELETE', '/api/v1/namespaces/default/pods/logger');
-  const out = await followed;
-  assert.equal(out.stdout, 'line 1\nline 2\nline 3\nline 4\n');
+  await t.test('kubectl logs -f prints what is appended until the pod is deleted', async (t) => {
+    if (!haveKubectl(t)) return;
+    const followed = lab.kubectl(['logs', '-f', 'logger', '--request-timeout=10s']);
+    await new Promise((res) => setTimeout(res, 600));
+    lab.store.appendLog('default', 'logger', 'line 4\n');
+    await new Promise((res) => setTimeout(res, 200));
+    await lab.request('DELETE', '/api/v1/namespaces/default/pods/logger');
+    const out = await followed;
+    assert.equal(out.stdout, 'line 1\nline 2\nline 3\nline 4\n');
+  });
 });
 
 // --- optional: a real PostgreSQL behind the port-forward ---
