@@ -23,7 +23,6 @@
 #define LISTENER_MT "alaris.k8s.listener"
 #define SOCKET_MT "alaris.k8s.socket"
 #define PROCESS_MT "alaris.k8s.process"
-#define NOTIFIER_MT "alaris.k8s.notifier"
 #define READ_CHUNK 65536
 #define MAX_PLUGIN_OUTPUT (4 << 20)
 
@@ -486,69 +485,6 @@ static int l_run(lua_State *L) {
   return run_step(L);
 }
 
-/* --- notifier: one task waits until another says something happened (a watch stream feeding its iterator) --- */
-
-typedef struct {
-  alaris_task *waiter; /* valid until it is resumed */
-  int pending;         /* notified while nobody waited */
-} notifier;
-
-/* core.notifier() -> n with n:wait([timeout]) -> true | nil, "timeout" and n:notify() */
-static int l_notifier(lua_State *L) {
-  notifier *n = lua_newuserdatauv(L, sizeof *n, 0);
-  n->waiter = NULL;
-  n->pending = 0;
-  luaL_setmetatable(L, NOTIFIER_MT);
-  return 1;
-}
-
-static int notifier_wait_k(lua_State *L, int status, lua_KContext ctx) {
-  (void)status;
-  (void)ctx;
-  notifier *n = luaL_checkudata(L, 1, NOTIFIER_MT);
-  n->waiter = NULL;
-  int reason = alaris_resume_reason(L);
-  if (reason == ALARIS_CANCELLED)
-    return alaris_raise_cancelled(L);
-  if (reason == ALARIS_TIMEOUT && !n->pending) {
-    lua_pushnil(L);
-    lua_pushliteral(L, "timeout");
-    return 2;
-  }
-  n->pending = 0;
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
-static int notifier_wait(lua_State *L) {
-  notifier *n = luaL_checkudata(L, 1, NOTIFIER_MT);
-  double timeout = opt_timeout(L, 2);
-  if (n->pending) {
-    n->pending = 0;
-    lua_pushboolean(L, 1);
-    return 1;
-  }
-  if (n->waiter)
-    return luaL_error(L, "another task is already waiting on this notifier");
-  n->waiter = alaris_current_task(L);
-  return alaris_suspend(L, timeout, notifier_wait_k, 0);
-}
-
-static int notifier_notify(lua_State *L) {
-  notifier *n = luaL_checkudata(L, 1, NOTIFIER_MT);
-  n->pending = 1;
-  if (n->waiter) {
-    alaris_task_wake(n->waiter);
-    n->waiter = NULL;
-  }
-  return 0;
-}
-
-static int notifier_gc(lua_State *L) {
-  (void)L;
-  return 0;
-}
-
 /* core.error(code, message) -> an error value like the ones bindings return (tostring gives the message) */
 static int l_error(lua_State *L) {
   const char *code = luaL_checkstring(L, 1);
@@ -581,13 +517,10 @@ int luaopen_alaris_k8s_core(lua_State *L) {
                                             {"shutdown", socket_shutdown}, {"close", socket_close},
                                             {"closed", socket_closed},     {NULL, NULL}};
   static const luaL_Reg no_methods[] = {{NULL, NULL}};
-  static const luaL_Reg notifier_methods[] = {{"wait", notifier_wait}, {"notify", notifier_notify}, {NULL, NULL}};
-  static const luaL_Reg functions[] = {
-      {"listen", l_listen}, {"run", l_run}, {"error", l_error}, {"notifier", l_notifier}, {NULL, NULL}};
+  static const luaL_Reg functions[] = {{"listen", l_listen}, {"run", l_run}, {"error", l_error}, {NULL, NULL}};
   new_class(L, LISTENER_MT, listener_methods, listener_close);
   new_class(L, SOCKET_MT, socket_methods, socket_close);
   new_class(L, PROCESS_MT, no_methods, process_gc);
-  new_class(L, NOTIFIER_MT, notifier_methods, notifier_gc);
   luaL_newlib(L, functions);
   return 1;
 }

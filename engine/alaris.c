@@ -202,6 +202,67 @@ static int l_is_secret(lua_State *L) {
   return 1;
 }
 
+/* --- notifiers: one task waits until another says something happened ------------------------------------------ */
+
+#define NOTIFIER_TYPE "alaris.notifier"
+
+typedef struct notifier {
+  alaris_task *waiter; /* valid until it is resumed */
+  int pending;         /* notified while nobody waited: the next wait returns at once */
+} notifier;
+
+/* alaris.notifier() -> n, with n:wait([timeout]) -> true | nil, "timeout" and n:notify() */
+static int l_notifier(lua_State *L) {
+  notifier *n = lua_newuserdatauv(L, sizeof *n, 0);
+  n->waiter = NULL;
+  n->pending = 0;
+  luaL_setmetatable(L, NOTIFIER_TYPE);
+  return 1;
+}
+
+static int notifier_wait_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  notifier *n = luaL_checkudata(L, 1, NOTIFIER_TYPE);
+  n->waiter = NULL;
+  int reason = alaris_resume_reason(L);
+  if (reason == ALARIS_CANCELLED)
+    return alaris_raise_cancelled(L);
+  if (reason == ALARIS_TIMEOUT && !n->pending) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "timeout");
+    return 2;
+  }
+  n->pending = 0;
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int notifier_wait(lua_State *L) {
+  notifier *n = luaL_checkudata(L, 1, NOTIFIER_TYPE);
+  double timeout = luaL_optnumber(L, 2, -1);
+  if (n->pending) {
+    n->pending = 0;
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  if (n->waiter)
+    return luaL_error(L, "another task is already waiting on this notifier");
+  n->waiter = alaris_current_task(L);
+  lua_settop(L, 1);
+  return alaris_suspend(L, timeout, notifier_wait_k, 0);
+}
+
+static int notifier_notify(lua_State *L) {
+  notifier *n = luaL_checkudata(L, 1, NOTIFIER_TYPE);
+  n->pending = 1;
+  if (n->waiter) {
+    alaris_task_wake(n->waiter);
+    n->waiter = NULL;
+  }
+  return 0;
+}
+
 /* Wall-clock time in seconds since the epoch, with a fraction (journals and reports stamp it). */
 static int l_time(lua_State *L) {
   struct timeval tv;
@@ -257,6 +318,7 @@ static const luaL_Reg task_methods[] = {
 
 static const luaL_Reg functions[] = {
     {"spawn", l_spawn},
+    {"notifier", l_notifier},
     {"wait", l_wait},
     {"cancel", l_cancel},
     {"sleep", l_sleep},
@@ -280,6 +342,12 @@ int luaopen_alaris(lua_State *L) {
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, task_tostring);
     lua_setfield(L, -2, "__tostring");
+  }
+  lua_pop(L, 1);
+  if (luaL_newmetatable(L, NOTIFIER_TYPE)) {
+    static const luaL_Reg notifier_methods[] = {{"wait", notifier_wait}, {"notify", notifier_notify}, {NULL, NULL}};
+    luaL_newlib(L, notifier_methods);
+    lua_setfield(L, -2, "__index");
   }
   lua_pop(L, 1);
   luaL_newlib(L, functions);

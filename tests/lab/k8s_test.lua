@@ -523,6 +523,30 @@ T.test("watch: initial objects, changes, deletions, selectors; break stops the s
   T.eq(types, { "ADDED", "MODIFIED", "DELETED" })
 end)
 
+T.test("watch: a burst of 1,500 events, read by a slow consumer, arrives whole and in order", function()
+  local label = "burst-" .. math.random(1e9)
+  local writer = alaris.spawn(function()
+    alaris.sleep(0.2)
+    require("alaris.playbook").for_each({}, {}, function() end)
+    for i = 1, 1500 do
+      local cm = configmap(label .. "-" .. i, { i = tostring(i) })
+      cm.metadata.labels = { burst = label }
+      must(kc:create(cm))
+    end
+  end)
+  local seen = {}
+  for ev in kc:watch("v1", "ConfigMap", NS, { label_selector = "burst=" .. label, timeout = 60 }) do
+    seen[#seen + 1] = tonumber(ev.object.data.i)
+    if #seen % 100 == 0 then alaris.sleep(0.01) end -- slower than the stream: reading must wait, not pile up
+    if #seen == 1500 then break end
+  end
+  must(writer:wait())
+  T.eq(#seen, 1500)
+  for i = 1, 1500 do
+    if seen[i] ~= i then T.eq(seen[i], i, "event " .. i) end
+  end
+end)
+
 T.test("wait: a condition set by another task through the status subresource", function()
   must(kc:apply(widget("waited", 2)))
   set_ready("waited", "False")

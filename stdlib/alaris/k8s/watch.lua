@@ -11,6 +11,7 @@ local core = require "alaris.k8s.core"
 local watch = {}
 
 local SERVER_TIMEOUT = 300 -- seconds a single watch request asks the server to keep the stream open
+local MAX_QUEUED = 1000     -- events read ahead of the loop that iterates them; then reading waits (and http pauses)
 
 local function key_of(obj)
   local md = obj.metadata or {}
@@ -21,7 +22,7 @@ end
 local function new_stream(client, res, namespace, opts)
   return {
     client = client, res = res, namespace = namespace, opts = opts,
-    queue = {}, head = 1, tail = 0, notifier = core.notifier(),
+    queue = {}, head = 1, tail = 0, notifier = alaris.notifier(), drained = alaris.notifier(),
     seen = {}, -- key -> resourceVersion of what the caller was shown
     rv = opts.resource_version,
   }
@@ -31,6 +32,16 @@ local function push(stream, item)
   stream.tail = stream.tail + 1
   stream.queue[stream.tail] = item
   stream.notifier:notify()
+end
+
+-- The complete lines of what has arrived, and the unfinished rest (kept for the next chunk).
+function watch.split_lines(buffer)
+  local lines, consumed = {}, 1
+  for line, next_at in buffer:gmatch("([^\n]*)\n()") do
+    lines[#lines + 1] = line
+    consumed = next_at
+  end
+  return lines, buffer:sub(consumed)
 end
 
 local function watch_path(stream)
@@ -118,9 +129,9 @@ local function watch_once(stream, remaining)
         buffer = buffer .. chunk
         return true
       end
-      buffer = buffer .. chunk
-      for line, rest in buffer:gmatch("([^\n]*)\n()") do
-        buffer = buffer:sub(rest)
+      local lines
+      lines, buffer = watch.split_lines(buffer .. chunk)
+      for _, line in ipairs(lines) do
         if line:find("%S") then
           local ev = json.decode(line)
           if type(ev) == "table" and on_event(stream, ev) == "gone" then
@@ -129,6 +140,7 @@ local function watch_once(stream, remaining)
           end
         end
       end
+      while stream.tail - stream.head + 1 >= MAX_QUEUED do stream.drained:wait() end
       return true
     end,
   })
@@ -189,6 +201,7 @@ local function next_event(stream)
     if item then
       stream.queue[stream.head] = nil
       stream.head = stream.head + 1
+      stream.drained:notify()
       if item.done then
         stop(stream)
         return nil
