@@ -9,7 +9,8 @@ local s3 = {}
 
 local MiB = 1024 * 1024
 local MIN_PART_SIZE = 5 * MiB
-local DEFAULTS = { multipart_threshold = 8 * MiB, part_size = 8 * MiB, timeout = 300, connect_timeout = 15 }
+local DEFAULTS = { multipart_threshold = 8 * MiB, part_size = 8 * MiB, part_concurrency = 4, timeout = 300,
+  connect_timeout = 15 }
 
 local Client = {}
 Client.__index = Client
@@ -46,7 +47,7 @@ local function config_error(message)
 end
 
 -- s3.client{endpoint, region, access_key, secret_key, session_token, path_style, multipart_threshold, part_size,
--- timeout, connect_timeout} -> client | nil, err. Missing fields come from SPACES_* then AWS_* variables; the
+-- part_concurrency, timeout, connect_timeout} -> client | nil, err. Missing fields come from SPACES_* then AWS_* variables; the
 -- region of a *.digitaloceanspaces.com endpoint given here is its first label.
 function s3.client(opts)
   opts = opts or {}
@@ -292,22 +293,48 @@ local function complete_body(etags)
   return table.concat(parts)
 end
 
--- Uploads parts read one at a time by read_part(n) (nil after the last), then completes; aborts on any failure.
-local function upload_parts(self, bucket, key, upload_id, read_part)
-  local etags, size = {}, 0
-  while true do
-    local n = #etags + 1
-    local part, rerr = read_part(n)
-    if rerr then return nil, core.error("io", "s3: reading part " .. n .. ": " .. tostring(rerr)) end
-    if not part then break end
-    local resp, err = self:request("PUT", bucket, key, {
-      body = part, query = { { "partNumber", n }, { "uploadId", upload_id } },
-      headers = { { "Content-Type", "application/octet-stream" } },
-    })
-    if not resp then return nil, err end
-    etags[n] = resp.headers["etag"] or ""
-    size = size + #part
+-- Runs fns as tasks and waits for all; the first failure (or this task's own cancellation) cancels the others.
+local function join_tasks(tasks)
+  local failure
+  for _, task in ipairs(tasks) do
+    local waited, ok, err = pcall(alaris.wait, task)
+    if not waited or not ok then
+      failure = waited and err or ok
+      break
+    end
   end
+  if failure == nil then return end
+  for _, task in ipairs(tasks) do
+    if not task:done() then task:cancel("cancelled: another part failed") end
+  end
+  for _, task in ipairs(tasks) do pcall(alaris.wait, task) end
+  error(failure, 0)
+end
+
+-- Uploads the parts read by read_part(n) (in order; nil after the last), part_concurrency at a time (each part is
+-- in memory while it goes up), then completes. Returns nil, err on the first failure; the caller aborts.
+local function upload_parts(self, bucket, key, upload_id, read_part)
+  local etags, size, next_n, failure = {}, 0, 1, nil
+  local function uploader()
+    while failure == nil do
+      local n = next_n
+      local part, rerr = read_part(n) -- reading does not yield: parts are taken strictly in order
+      if rerr then failure = core.error("io", "s3: reading part " .. n .. ": " .. tostring(rerr)) end
+      if not part then return end
+      next_n = n + 1
+      local resp, err = self:request("PUT", bucket, key, {
+        body = part, query = { { "partNumber", n }, { "uploadId", upload_id } },
+        headers = { { "Content-Type", "application/octet-stream" } },
+      })
+      if not resp then failure = failure or err return end
+      etags[n] = resp.headers["etag"] or ""
+      size = size + #part
+    end
+  end
+  local tasks = {}
+  for i = 1, self.part_concurrency do tasks[i] = alaris.spawn(uploader) end
+  join_tasks(tasks)
+  if failure then return nil, failure end
   local resp, err = self:request("POST", bucket, key, {
     body = complete_body(etags), query = { { "uploadId", upload_id } },
     headers = { { "Content-Type", "application/xml" } },

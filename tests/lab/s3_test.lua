@@ -211,11 +211,23 @@ T.test("a 20 MiB body goes up as a multipart upload and comes back byte-exact", 
   local put = must(client:put(BUCKET, "big/twenty mib.bin", data))
   T.eq(put.parts, 3, "8 + 8 + 4 MiB parts")
   local log = json.decode(lab_admin("GET", "/requests?target=s3&method=PUT").body)
-  local parts = 0
+  local parts, spans = 0, {}
   for _, r in ipairs(log.requests) do
-    if r.url:find("/big/twenty%20mib.bin?partNumber=", 1, true) and r.status == 200 then parts = parts + 1 end
+    if r.url:find("/big/twenty%20mib.bin?partNumber=", 1, true) and r.status == 200 then
+      parts = parts + 1
+      local h, m, sec = r.time:match("T(%d+):(%d+):([%d.]+)Z$")
+      local start = (tonumber(h) * 60 + tonumber(m)) * 60 + tonumber(sec)
+      spans[#spans + 1] = { start, start + r.duration_ms / 1000 }
+    end
   end
   T.eq(parts, 3, "part uploads the server saw")
+  local overlapped = false
+  for i = 1, #spans do
+    for j = i + 1, #spans do
+      overlapped = overlapped or (spans[i][1] < spans[j][2] and spans[j][1] < spans[i][2])
+    end
+  end
+  T.ok(overlapped, "the parts went up concurrently")
   local back = must(client:get(BUCKET, "big/twenty mib.bin"))
   T.eq(#back, #data, "size")
   T.ok(back == data, "bytes read back equal the bytes written")
