@@ -27,36 +27,13 @@ local json = require "alaris.json"
 local k8s = require "alaris.k8s"
 local playbook = require "alaris.playbook"
 local yaml = require "alaris.yaml"
+package.path = (arg[0]:match("^(.*)/") or ".") .. "/?.lua;" .. package.path
+local support = require "support"
+local fail, must, sh_quote, read_file, write_file = support.fail, support.must, support.sh_quote,
+  support.read_file, support.write_file
 
 local CONCURRENCY = 10
 local OBJECTS_PER_TENANT = 4
-
-local function fail(fmt, ...)
-  error(string.format(fmt, ...), 0)
-end
-
-local function must(value, err)
-  if value == nil then fail("%s", tostring(err)) end
-  return value
-end
-
-local function sh_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write_file(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
 
 local function alaris_run_path()
   local lowest = 0

@@ -8,30 +8,12 @@
 -- It measures listing only: no puts or gets are timed.
 local alaris = require "alaris"
 local s3 = require "alaris.s3"
+package.path = (arg[0]:match("^(.*)/") or ".") .. "/?.lua;" .. package.path
+local support = require "support"
+local fail, must, sh_quote, read_file, write_file = support.fail, support.must, support.sh_quote,
+  support.read_file, support.write_file
 
 local CREATE_TASKS = 16
-
-local function fail(fmt, ...)
-  io.stderr:write(string.format("s3_list: " .. fmt .. "\n", ...))
-  os.exit(1)
-end
-
-local function must(value, err)
-  if value == nil then fail("%s", tostring(err)) end
-  return value
-end
-
-local function sh_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
 
 -- Child mode: `s3_list.lua list BUCKET PREFIX` lists and prints the number of objects (timed by the parent).
 local function list_only(bucket, prefix)
