@@ -1,0 +1,50 @@
+---@meta
+-- LuaLS type stubs for `alaris.log` (stdlib/alaris/log.lua): leveled messages on stderr with key=value fields,
+-- secrets masked. For editors only; tests/types_test.lua checks it against the real module.
+
+---@alias alaris.log.Level "debug"|"info"|"warn"|"error"
+
+---@class alaris.log
+local log = {}
+
+---@param msg any
+---@param fields? table<string, any> written as `key=value`, sorted by key
+function log.debug(msg, fields) end
+
+---@param msg any
+---@param fields? table<string, any>
+function log.info(msg, fields) end
+
+---@param msg any
+---@param fields? table<string, any>
+function log.warn(msg, fields) end
+
+---@param msg any
+---@param fields? table<string, any>
+function log.error(msg, fields) end
+
+---Masks `v` as `***` from now on; returns it.
+---@generic T
+---@param v T
+---@return T
+function log.secret(v) end
+
+---Sets the lowest level shown (`alaris-run -v` is `"debug"`, `-q` is `"warn"`). An unknown name raises.
+---@param name alaris.log.Level
+function log.set_level(name) end
+
+---The lowest level shown.
+---@return alaris.log.Level
+function log.level() end
+
+---Whether messages of `level` are shown.
+---@param level alaris.log.Level
+---@return boolean
+function log.enabled(level) end
+
+---Replaces where formatted lines go (nil: back to stderr); returns the previous sink. The runner uses it.
+---@param fn? fun(level: alaris.log.Level, line: string)
+---@return fun(level: alaris.log.Level, line: string) previous
+function log.set_sink(fn) end
+
+return log
