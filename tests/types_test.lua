@@ -2,7 +2,7 @@
 -- function a stub declares exists in the module (or on a real handle of the class), with as many parameters when
 -- it is written in Lua, and every public function and field the module (or handle) has is declared in the stub.
 -- It also checks the stubs' own shape: `---@meta` first, loadable in a sandbox, no globals, `---@param` names
--- matching the signatures. It does not run lua-language-server, and needs no network: the handles are made
+-- matching the signatures, every alaris type named somewhere declared. It does not run lua-language-server, and needs no network: the handles are made
 -- without a server (a client object makes no request until it is used).
 local T = require "testing"
 local alaris = require "alaris"
@@ -301,6 +301,25 @@ T.test("every stub starts with ---@meta, runs without globals and returns its mo
       end
       append(problems, param_problems(fn))
     end
+  end
+  assert_no_problems(problems)
+end)
+
+T.test("every alaris type an annotation names is declared by a stub (a ---@class or ---@alias)", function()
+  local declared, used = {}, {}
+  for _, module in ipairs(MODULES) do
+    local text = read_stub(module)
+    for line in text:gmatch("[^\n]+") do
+      local tag, rest = line:match("^%-%-%-@(%w+)%s+(.*)$")
+      if tag == "class" or tag == "alias" then declared[rest:match("^([%w_.]+)")] = true end
+      if tag then
+        for name in rest:gmatch("alaris[%w_.]*") do used[name:gsub("%.$", "")] = module end
+      end
+    end
+  end
+  local problems = {}
+  for _, name in ipairs(missing(used, declared)) do
+    problems[#problems + 1] = used[name] .. ": the type " .. name .. " is not declared"
   end
   assert_no_problems(problems)
 end)

@@ -61,7 +61,7 @@ function alaris.sleep(s) end
 function alaris.yield() end
 
 ---Starts `fn(...)` as a new task.
----@param fn async fun(...): ...
+---@param fn fun(...): any
 ---@param ... any
 ---@return alaris.Task
 function alaris.spawn(fn, ...) end
@@ -97,10 +97,9 @@ function alaris.interrupted() end
 ---From now on a signal does not stop the calling task in its Lua code: it gets `"interrupted"` at its next wait.
 function alaris.shield_interrupts() end
 
----Registers `v` to be masked as `***` in everything alaris writes; returns it.
----@generic T: string|number
----@param v T
----@return T
+---Registers `v` to be masked as `***` in everything alaris writes; returns it (a number as its text).
+---@param v string|number
+---@return string
 function alaris.secret(v) end
 
 ---`s` with every registered secret replaced by `***`.
