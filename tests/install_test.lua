@@ -13,6 +13,7 @@ T.test("an installed alaris-run finds its stdlib under PREFIX/share/alaris/lua",
   local out, err2, code2 = T.run("cd / && env -i " .. prefix .. "/bin/alaris-run " .. script)
   T.eq(code2, 0, err2)
   T.eq(out, prefix .. "/share/alaris/lua/alaris/playbook.lua\n")
+  T.ok(T.read_file(prefix .. "/share/alaris/types/alaris.k8s.lua"), "the editor stubs are installed too")
 end)
 
 T.run_all()
