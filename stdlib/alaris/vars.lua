@@ -3,6 +3,7 @@
 -- nil and one line naming the var and why. Secret vars are registered for masking before anything can print them.
 local alaris = require "alaris"
 local json = require "alaris.json"
+local log = require "alaris.log"
 
 local vars = {}
 
@@ -73,6 +74,11 @@ function vars.resolve(decls, given, file)
       table.sort(known)
       return nil, string.format("unknown var '%s' (this playbook takes: %s)", name,
         #known > 0 and table.concat(known, ", ") or "no vars")
+    end
+  end
+  for name in pairs(file or {}) do
+    if not decls[name] then -- a var file may serve several playbooks: say so, but go on
+      log.warn(string.format("the var file sets '%s', which this playbook does not take (ignored)", tostring(name)))
     end
   end
   local values = {}
