@@ -140,7 +140,7 @@ static int wait_fd_k(lua_State *L, int status, lua_KContext ctx) {
     return 2;
   }
   short rev = alaris_revents(L);
-  int r = (rev & (POLLIN | POLLHUP | POLLERR)) != 0, w = (rev & (POLLOUT | POLLERR)) != 0;
+  int r = (rev & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) != 0, w = (rev & (POLLOUT | POLLERR | POLLNVAL)) != 0;
   lua_pushstring(L, r && w ? "rw" : r ? "r" : "w");
   return 1;
 }
