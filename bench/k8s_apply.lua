@@ -31,15 +31,10 @@ package.path = (arg[0]:match("^(.*)/") or ".") .. "/?.lua;" .. package.path
 local support = require "support"
 local fail, must, sh_quote, read_file, write_file = support.fail, support.must, support.sh_quote,
   support.read_file, support.write_file
+local alaris_run_path = support.alaris_run_path
 
 local CONCURRENCY = 10
 local OBJECTS_PER_TENANT = 4
-
-local function alaris_run_path()
-  local lowest = 0
-  while arg[lowest - 1] do lowest = lowest - 1 end
-  return arg[lowest]
-end
 
 -- The objects -----------------------------------------------------------------------------------------------------
 

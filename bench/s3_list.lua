@@ -12,6 +12,7 @@ package.path = (arg[0]:match("^(.*)/") or ".") .. "/?.lua;" .. package.path
 local support = require "support"
 local fail, must, sh_quote, read_file, write_file = support.fail, support.must, support.sh_quote,
   support.read_file, support.write_file
+local alaris_run_path = support.alaris_run_path
 
 local CREATE_TASKS = 16
 
@@ -21,12 +22,6 @@ local function list_only(bucket, prefix)
   local count = 0
   for _ in client:list(bucket, { prefix = prefix }) do count = count + 1 end
   io.stdout:write(count, "\n")
-end
-
-local function alaris_run_path()
-  local lowest = 0
-  while arg[lowest - 1] do lowest = lowest - 1 end
-  return arg[lowest]
 end
 
 local function key_name(prefix, i)

@@ -30,4 +30,11 @@ function support.write_file(path, text)
   f:close()
 end
 
+-- The alaris-run that runs this script (arg's lowest index, as lua sets it), for starting child runs.
+function support.alaris_run_path()
+  local lowest = 0
+  while arg[lowest - 1] do lowest = lowest - 1 end
+  return arg[lowest]
+end
+
 return support

@@ -146,15 +146,13 @@ T.test("values registered with log.secret are masked in print, io.write, stderr 
 end)
 
 T.test("a plain script runs with arg and ... as lua sets them", function()
-  local dir = T.tmpdir()
-  local file = T.write_file(dir .. "/script.lua", [[
+  local out, _, code = T.run_script([[
     local a, b = ...
     print(arg[0]:match("script.lua$"), arg[1], arg[2], a, b, #arg)
     local alaris = require "alaris"
     alaris.sleep(0.01)
     os.exit(tonumber(arg[3] or 0))
-  ]])
-  local out, _, code = T.run(RUN .. " " .. file .. " one two 7")
+  ]], "", "one two 7")
   T.eq(code, 7)
   T.eq(out, "script.lua\tone\ttwo\tone\ttwo\t3\n")
 end)
