@@ -376,44 +376,71 @@ static int parse_url(const char *url, url_parts *u) {
   return 0;
 }
 
-static int valid_header_text(const char *s) {
-  for (; *s; s++)
-    if (*s == '\r' || *s == '\n')
+/* A header field name is a token (RFC 9110); a value, a subprotocol or the request target may hold no CR, LF or
+ * NUL, which would end the line early and let the rest be read as headers of its own (or a second request). */
+static int is_token(const char *s, size_t len) {
+  if (len == 0)
+    return 0;
+  for (size_t i = 0; i < len; i++)
+    if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", s[i]))
       return 0;
   return 1;
 }
 
-static void add_header(lua_State *L, luaL_Buffer *b, int name_idx, int value_idx) {
-  const char *name = luaL_checkstring(L, name_idx), *value = luaL_checkstring(L, value_idx);
-  if (!valid_header_text(name) || !valid_header_text(value) || !*name)
-    luaL_error(L, "websocket.connect: invalid header \"%s\"", valid_header_text(name) ? name : "?");
-  lua_pushvalue(L, name_idx);
-  lua_pushvalue(L, value_idx);
-  lua_pushfstring(L, "%s: %s\r\n", lua_tostring(L, -2), lua_tostring(L, -1));
-  lua_remove(L, -2);
-  lua_remove(L, -2);
-  luaL_addvalue(b);
+static int is_line_safe(const char *s, size_t len) {
+  for (size_t i = 0; i < len; i++)
+    if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0')
+      return 0;
+  return 1;
 }
 
-static void add_protocols(lua_State *L, luaL_Buffer *b, int opts) {
+/* The request target goes into the request line: no white space or control characters (they must be %-encoded). */
+static int is_request_target(const char *s) {
+  for (; *s; s++)
+    if ((unsigned char)*s <= ' ' || (unsigned char)*s == 0x7f)
+      return 0;
+  return 1;
+}
+
+/* The request is built as a list of strings in the table at index `parts` (so the stack may be used freely while
+ * gathering them), joined by join_parts at the end. */
+static void add_part(lua_State *L, int parts) {
+  lua_rawseti(L, parts, (lua_Integer)lua_rawlen(L, parts) + 1);
+}
+
+static void add_header(lua_State *L, int parts, int name_idx, int value_idx) {
+  size_t name_len, value_len;
+  const char *name = luaL_checklstring(L, name_idx, &name_len), *value = luaL_checklstring(L, value_idx, &value_len);
+  if (!is_token(name, name_len))
+    luaL_error(L, "websocket.connect: invalid header name \"%s\"", is_line_safe(name, name_len) ? name : "?");
+  if (!is_line_safe(value, value_len))
+    luaL_error(L, "websocket.connect: the value of header \"%s\" holds CR, LF or NUL", name);
+  lua_pushfstring(L, "%s: %s\r\n", name, value);
+  add_part(L, parts);
+}
+
+static void add_protocols(lua_State *L, int parts, int opts) {
   if (lua_getfield(L, opts, "protocols") == LUA_TTABLE) {
     lua_Integer n = luaL_len(L, -1);
     for (lua_Integer i = 1; i <= n; i++) {
       lua_rawgeti(L, -1, i);
-      luaL_addstring(b, i == 1 ? "Sec-WebSocket-Protocol: " : ", ");
-      const char *p = luaL_checkstring(L, -1);
-      if (!valid_header_text(p))
+      size_t len;
+      const char *p = luaL_checklstring(L, -1, &len);
+      if (len == 0 || !is_line_safe(p, len))
         luaL_error(L, "websocket.connect: invalid protocol");
+      lua_pushfstring(L, i == 1 ? "Sec-WebSocket-Protocol: %s" : ", %s", p);
+      add_part(L, parts);
       lua_pop(L, 1);
-      luaL_addstring(b, p);
     }
-    if (n > 0)
-      luaL_addstring(b, "\r\n");
+    if (n > 0) {
+      lua_pushliteral(L, "\r\n");
+      add_part(L, parts);
+    }
   }
   lua_pop(L, 1);
 }
 
-static void add_user_headers(lua_State *L, luaL_Buffer *b, int opts) {
+static void add_user_headers(lua_State *L, int parts, int opts) {
   if (lua_getfield(L, opts, "headers") != LUA_TTABLE) {
     lua_pop(L, 1);
     return;
@@ -425,14 +452,28 @@ static void add_user_headers(lua_State *L, luaL_Buffer *b, int opts) {
     if (lua_type(L, -2) == LUA_TNUMBER && lua_istable(L, -1)) { /* {name, value} pairs */
       lua_rawgeti(L, pair, 1);
       lua_rawgeti(L, pair, 2);
-      add_header(L, b, pair + 1, pair + 2);
+      add_header(L, parts, pair + 1, pair + 2);
       lua_pop(L, 2);
     } else {
-      add_header(L, b, pair - 1, pair);
+      add_header(L, parts, pair - 1, pair);
     }
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
+}
+
+/* Joins the strings of the table on top into one, which replaces it. */
+static void join_parts(lua_State *L) {
+  int parts = lua_gettop(L);
+  lua_Integer n = (lua_Integer)lua_rawlen(L, parts);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_rawgeti(L, parts, i); /* the only value above the buffer, as luaL_addvalue wants */
+    luaL_addvalue(&b);
+  }
+  luaL_pushresult(&b);
+  lua_replace(L, parts);
 }
 
 /* The Upgrade request, and the Sec-WebSocket-Accept value the server must answer with. */
@@ -446,18 +487,19 @@ static void build_request(lua_State *L, websocket *ws, int opts, const url_parts
   EVP_Digest(both, strlen(both), digest, NULL, EVP_sha1(), NULL);
   EVP_EncodeBlock((unsigned char *)ws->accept_key, digest, sizeof digest);
   int ipv6 = strchr(u->host, ':') != NULL;
-  luaL_Buffer b;
-  luaL_buffinit(L, &b);
+  lua_newtable(L);
+  int parts = lua_gettop(L);
   lua_pushfstring(L, "GET %s HTTP/1.1\r\nHost: %s%s%s:%s\r\n", *u->path ? u->path : "/", ipv6 ? "[" : "", u->host,
                   ipv6 ? "]" : "", u->port);
-  luaL_addvalue(&b);
+  add_part(L, parts);
   lua_pushfstring(
       L, "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: %s\r\n", key);
-  luaL_addvalue(&b);
-  add_protocols(L, &b, opts);
-  add_user_headers(L, &b, opts);
-  luaL_addstring(&b, "\r\n");
-  luaL_pushresult(&b);
+  add_part(L, parts);
+  add_protocols(L, parts, opts);
+  add_user_headers(L, parts, opts);
+  lua_pushliteral(L, "\r\n");
+  add_part(L, parts);
+  join_parts(L);
   size_t len;
   const char *req = lua_tolstring(L, -1, &len);
   ws->request = malloc(len);
@@ -696,10 +738,13 @@ static int l_connect(lua_State *L) {
   ws->phase = CLOSED;
   luaL_setmetatable(L, WEBSOCKET_MT);
   lua_getfield(L, 1, "url");
-  const char *url = luaL_checkstring(L, -1);
+  size_t url_len;
+  const char *url = luaL_checklstring(L, -1, &url_len);
   url_parts u;
-  if (parse_url(url, &u) != 0)
+  if (strlen(url) != url_len || parse_url(url, &u) != 0)
     return luaL_error(L, "websocket.connect: a ws://, wss://, http:// or https:// URL expected");
+  if (!is_request_target(u.host) || !is_request_target(u.path))
+    return luaL_error(L, "websocket.connect: the URL holds white space or control characters (encode them)");
   lua_pop(L, 1);
   lua_getfield(L, 1, "timeout");
   ws->deadline = alaris_now() + luaL_optnumber(L, -1, DEFAULT_CONNECT_TIMEOUT);
