@@ -50,21 +50,34 @@ static int bool_field(lua_State *L, const char *field, int dflt) {
   return v;
 }
 
-static void format_time(request *r, time_t t) {
+/* The last second with a four-digit year: X-Amz-Date has room for no more. */
+#define LATEST_TIME 253402300799.0
+
+/* Formats t as X-Amz-Date and the date of the scope; raises for a time outside 1970..9999 (or NaN), which
+ * gmtime_r cannot render or renders as a date the server could only reject. */
+static void format_time(lua_State *L, request *r, double seconds) {
+  if (!(seconds >= 0 && seconds <= LATEST_TIME)) /* before the cast to time_t, which NaN or 1e300 would overflow */
+    luaL_error(L, "sigv4: time must be between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z");
   struct tm tm;
-  gmtime_r(&t, &tm);
-  strftime(r->amz_date, sizeof r->amz_date, "%Y%m%dT%H%M%SZ", &tm);
+  time_t t = (time_t)seconds;
+  if (!gmtime_r(&t, &tm) || strftime(r->amz_date, sizeof r->amz_date, "%Y%m%dT%H%M%SZ", &tm) != 16)
+    luaL_error(L, "sigv4: time %f cannot be formatted", seconds);
   memcpy(r->date, r->amz_date, 8);
   r->date[8] = '\0';
+}
+
+static int fields_in_range(const struct tm *tm) {
+  return tm->tm_mon >= 1 && tm->tm_mon <= 12 && tm->tm_mday >= 1 && tm->tm_mday <= 31 && tm->tm_hour >= 0 &&
+         tm->tm_hour <= 23 && tm->tm_min >= 0 && tm->tm_min <= 59 && tm->tm_sec >= 0 && tm->tm_sec <= 60;
 }
 
 /* time: "2015-08-30T12:36:00Z", "20150830T123600Z" or seconds since the epoch; default now. */
 static void read_time(lua_State *L, request *r) {
   lua_getfield(L, 1, "time");
   if (lua_isnil(L, -1)) {
-    format_time(r, time(NULL));
+    format_time(L, r, (double)time(NULL));
   } else if (lua_type(L, -1) == LUA_TNUMBER) {
-    format_time(r, (time_t)lua_tonumber(L, -1));
+    format_time(L, r, (double)lua_tonumber(L, -1));
   } else {
     const char *s = luaL_checkstring(L, -1);
     struct tm tm = {0};
@@ -74,11 +87,11 @@ static void read_time(lua_State *L, request *r) {
     if (n != 7)
       n = sscanf(s, "%4d%2d%2dT%2d%2d%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
                  &z);
-    if (n != 7 || z != 'Z')
+    if (n != 7 || z != 'Z' || !fields_in_range(&tm))
       luaL_error(L, "sigv4: time must look like 2015-08-30T12:36:00Z, got '%s'", s);
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
-    format_time(r, timegm(&tm));
+    format_time(L, r, (double)timegm(&tm));
   }
   lua_pop(L, 1);
 }

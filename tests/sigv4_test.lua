@@ -184,6 +184,21 @@ T.test("time as seconds since the epoch", function()
   T.contains(a.string_to_sign, "\n20130524T000000Z\n20130524/us-east-1/s3/aws4_request\n")
 end)
 
+T.test("a time that X-Amz-Date cannot hold is refused, not signed with a garbage date", function()
+  local bad = { 0 / 0, 1 / 0, -1 / 0, -1, 2 ^ 63, 1e300, 253402300800, -62135596800 }
+  for _, t in ipairs(bad) do
+    T.raises(function() sigv4.sign(with { url = "http://h/b/k", time = t }) end, "time must be between")
+    T.raises(function() sigv4.presign(with { url = "http://h/b/k", time = t }) end, "time must be between")
+  end
+  for _, t in ipairs { "2013-13-24T00:00:00Z", "2013-05-00T00:00:00Z", "20130524T250000Z", "2013-05-24T00:61:00Z" } do
+    T.raises(function() sigv4.sign(with { url = "http://h/b/k", time = t }) end, "time must look like")
+  end
+  T.contains(sigv4.sign(with { url = "http://h/b/k", time = 0 }).string_to_sign, "\n19700101T000000Z\n")
+  T.contains(sigv4.sign(with { url = "http://h/b/k", time = 253402300799 }).string_to_sign, "\n99991231T235959Z\n")
+  T.contains(sigv4.sign(with { url = "http://h/b/k", time = "9999-12-31T23:59:59Z" }).string_to_sign,
+    "\n99991231T235959Z\n")
+end)
+
 T.test("misuse raises", function()
   T.raises(function() sigv4.sign(with { method = false }) end, "method")
   T.raises(function() sigv4.sign(with { url = "http://h/", time = "yesterday" }) end, "time")
