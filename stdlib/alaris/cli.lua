@@ -166,7 +166,7 @@ local function load_file(file)
   local f = io.open(file, "rb")
   if not f then usage_error("cannot open %s", file) end
   f:close()
-  local chunk, err = loadfile(file)
+  local chunk, err = loadfile(file, "t")
   if not chunk then usage_error("%s", err) end
   return chunk
 end
