@@ -1,9 +1,11 @@
 /* alaris.json: JSON encode/decode for Lua tables, exact for 64-bit integers and byte strings.
- * Parsing is cJSON's (validation, structure, error position); numbers and strings are then re-read from the
- * source text, because cJSON keeps numbers as doubles and strings as C strings (it would lose integers beyond 2^53
- * and cut "\u0000"). Encoding is done here, since cJSON's printer cannot write 64-bit integers.
- * How Lua tables stand for arrays, objects and null (json.array, json.null) is the engine's data model (datamodel.h),
- * shared with alaris.yaml. It does not stream, and does not accept JSON extensions (comments, NaN, trailing commas). */
+ * Text is first checked against RFC 8259's grammar (json_syntax.c: cJSON alone is lenient), then parsed by cJSON
+ * (structure); numbers and strings are then re-read from the source text, because cJSON keeps numbers as doubles
+ * and strings as C strings (it would lose integers beyond 2^53 and cut "\u0000"). Encoding is done here, since cJSON's
+ * printer cannot write 64-bit integers. How Lua tables stand for arrays, objects and null (json.array, json.null) is
+ * the engine's data model (datamodel.h), shared with alaris.yaml. It does not stream, and does not accept JSON
+ * extensions (comments, NaN, trailing commas). */
+#include "json.h"
 #include "bytes.h"
 #include "datamodel.h"
 #include "errors.h"
@@ -282,10 +284,10 @@ static size_t skip_space(const char *s, size_t len, size_t i) {
 
 /* json.decode(s) -> value | nil, err (err.position is the 1-based byte offset of the problem) */
 static int json_decode(lua_State *L) {
-  size_t len;
-  const char *s = luaL_checklstring(L, 1, &len);
-  if (skip_space(s, len, 0) == len)
-    return fail_at(L, s, len, "no value");
+  size_t len, at;
+  const char *s = luaL_checklstring(L, 1, &len), *why;
+  if (!json_check_syntax(s, len, &at, &why))
+    return fail_at(L, s, at, why);
   cJSON **tree = new_tree_box(L);
   const char *end = NULL;
   *tree = cJSON_ParseWithLengthOpts(s, len, &end, 0);
