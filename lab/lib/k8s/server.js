@@ -14,12 +14,16 @@ const { ensurePki } = require('../pki');
 const { Registry } = require('./registry');
 const { Store } = require('./store');
 const { Controllers } = require('./controllers');
+const { Workloads } = require('./workloads');
+const { registerNode } = require('./nodes');
+const { FakeKubelet } = require('./fake-kubelet');
 const discovery = require('./discovery');
 const rest = require('./rest');
 const { handleReview } = require('./reviews');
 const { servePodLog } = require('./podlog');
 const { serveScale } = require('./scale');
 const { createPortForwardServer, requestedPorts, forward } = require('./portforward');
+const { createExecServer, execOptions, serveExec, ExecError } = require('./exec');
 const { authenticate, impersonate } = require('./auth');
 const { authorize, forbiddenMessage } = require('./rbac');
 const { errors, StatusError } = require('./errors');
@@ -111,9 +115,14 @@ class ApiServer {
     this.apply = optionalModule('./apply');
     this.controllers = new Controllers({ store: this.store, registry: this.registry, validator: this.validator });
     this.controllers.bootstrap();
+    registerNode(this.store);
+    this.workloads = new Workloads({ store: this.store, registry: this.registry, jobBackoffMs: opts.jobBackoffMs });
+    // workloads 'off': the readiness-only kubelet writes pod status; otherwise the node runtime does.
+    this.kubelet = opts.workloads === 'off' ? new FakeKubelet({ store: this.store }) : null;
     installCRDs(this.store, opts.crdDir || CRD_DIR);
     this.openapi = new discovery.OpenAPI(this.registry);
     this.portForward = createPortForwardServer();
+    this.exec = createExecServer();
     this.sockets = new Set();
   }
 
@@ -144,7 +153,7 @@ class ApiServer {
       if (route.resource.virtual) return await handleReview(ctx, route);
       if (route.subresource === 'log') return servePodLog(ctx, route);
       if (route.subresource === 'scale') return await serveScale(ctx, route);
-      if (route.subresource === 'portforward') throw errors.badRequest('Upgrade request required');
+      if (route.subresource === 'portforward' || route.subresource === 'exec') throw errors.badRequest('Upgrade request required');
       await rest.handle(ctx, route);
     } catch (err) {
       sendError(res, err, this.log);
@@ -187,10 +196,11 @@ class ApiServer {
       ctx.user = impersonate(this.store, authenticate(req, this.pki.token), req);
       const api = splitApiPath(url.pathname);
       const route = api && resourceRoute(this.registry, api.group, api.version, api.rest);
-      if (!route || route.subresource !== 'portforward') throw errors.pathNotFound();
+      if (!route || !['portforward', 'exec'].includes(route.subresource)) throw errors.pathNotFound();
       checkAccess(ctx, attributesFor(route, 'create'));
       const pod = this.store.getObject(route.resource, route.namespace, route.name);
       if (!pod) throw errors.notFound(route.resource, route.name);
+      if (route.subresource === 'exec') return this.upgradeExec(req, socket, head, url, pod);
       if (!pod.status || !pod.status.podIP) throw errors.badRequest(`pod ${route.name} does not have a host assigned`);
       let ports;
       try {
@@ -205,6 +215,32 @@ class ApiServer {
       const body = JSON.stringify(status);
       socket.end(`HTTP/1.1 ${status.code} ${require('http').STATUS_CODES[status.code] || 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     }
+  }
+
+  // The node runtime's exec function (opts.execInPod, given by whoever runs the pods); none in readiness-only mode.
+  execFunction() {
+    if (this.opts.workloads === 'off') return null;
+    return typeof this.opts.execInPod === 'function' ? this.opts.execInPod : null;
+  }
+
+  upgradeExec(req, socket, head, url, pod) {
+    let opts;
+    try {
+      opts = execOptions(url.searchParams, pod);
+    } catch (err) {
+      if (err instanceof ExecError) throw errors.badRequest(err.message);
+      throw err;
+    }
+    const execFn = this.execFunction();
+    if (!execFn) {
+      throw errors.badRequest(this.opts.workloads === 'off'
+        ? `cannot exec in pod ${pod.metadata.name}: the lab runs no containers in readiness-only mode (lab up --no-workloads)`
+        : `cannot exec in pod ${pod.metadata.name}: this lab has no node runtime`);
+    }
+    if (String(req.headers.upgrade).toLowerCase() !== 'websocket') {
+      throw errors.badRequest('pods/exec speaks WebSocket (v5.channel.k8s.io, v4.channel.k8s.io), not SPDY');
+    }
+    serveExec(this.exec, req, socket, head, pod, opts, execFn);
   }
 
   async listen() {
@@ -226,7 +262,10 @@ class ApiServer {
 
   async close() {
     this.controllers.stop();
+    this.workloads.stop();
+    if (this.kubelet) this.kubelet.stop();
     for (const c of this.portForward.clients) c.terminate();
+    for (const c of this.exec.clients) c.terminate();
     const closed = new Promise((resolve) => this.server.close(() => resolve()));
     for (const s of this.sockets) s.destroy();
     await closed;

@@ -86,15 +86,6 @@ const BUILTIN_TABLES = {
       servicePorts(s), age(s.metadata.creationTimestamp),
       Object.entries((s.spec && s.spec.selector) || {}).map(([k, v]) => `${k}=${v}`).join(',') || '<none>'],
   },
-  deployments: {
-    columns: [NAME, col('Ready', 'string', 'Number of the pod with ready state'), col('Up-to-date', 'integer', 'Total number of non-terminated pods targeted by this deployment that have the desired template spec.'),
-      col('Available', 'integer', 'Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.'), AGE],
-    cells: (d) => {
-      const st = d.status || {};
-      const want = d.spec && d.spec.replicas !== undefined ? d.spec.replicas : 1;
-      return [`${st.readyReplicas || 0}/${want}`, st.updatedReplicas || 0, st.availableReplicas || 0, age(d.metadata.creationTimestamp)];
-    },
-  },
   configmaps: {
     columns: [NAME, col('Data', 'string', 'Data contains the configuration data.'), AGE],
     cells: (c) => [Object.keys(c.data || {}).length + Object.keys(c.binaryData || {}).length, age(c.metadata.creationTimestamp)],
@@ -102,14 +93,6 @@ const BUILTIN_TABLES = {
   secrets: {
     columns: [NAME, col('Type', 'string', 'The type of the secret'), col('Data', 'string', 'The number of entries in the data'), AGE],
     cells: (s) => [s.type || 'Opaque', Object.keys(s.data || {}).length, age(s.metadata.creationTimestamp)],
-  },
-  jobs: {
-    columns: [NAME, col('Status', 'string', 'Status of the job.'), col('Completions', 'string', 'The completion status of the job.'), AGE],
-    cells: (j) => {
-      const st = j.status || {};
-      const done = (st.conditions || []).find((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
-      return [done ? done.type : 'Running', `${st.succeeded || 0}/${(j.spec && j.spec.completions) || 1}`, age(j.metadata.creationTimestamp)];
-    },
   },
   events: {
     columns: [col('Last Seen', 'string', 'Time when last event occurred'), col('Type', 'string', 'Type of event'),
@@ -125,7 +108,17 @@ const BUILTIN_TABLES = {
   },
 };
 
+// Printers of types whose modules describe their own columns (the node, the workload types), by group/resource.
+const MODULE_TABLES = {
+  '/nodes': () => require('./nodes').nodeTable({ col, NAME, AGE, age }),
+  'apps/replicasets': () => require('./workloads-tables').replicaSetTable({ col, NAME, AGE, age }),
+  'apps/deployments': () => require('./workloads-tables').deploymentTable({ col, NAME, AGE, age }),
+  'batch/jobs': () => require('./workloads-tables').jobTable({ col, NAME, AGE, age, humanDuration }),
+};
+
 function printerFor(res) {
+  const own = !res.crd && MODULE_TABLES[`${res.group}/${res.resource}`];
+  if (own) return own();
   if (res.crd) {
     const cols = res.printerColumns && res.printerColumns.length
       ? res.printerColumns.map((c) => col(c.name, c.type, c.description, { priority: c.priority || 0, format: c.format || '' }))
