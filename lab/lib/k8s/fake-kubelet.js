@@ -1,7 +1,7 @@
 'use strict';
 // The readiness-only kubelet (`lab up --no-workloads`): no process, namespace or rule is created. A Pod bound to
 // the lab's node goes Running and Ready `readyDelayMs` after it appears (every container "running", an address
-// from FAKE_POD_CIDR that nothing answers on); a pod whose restartPolicy is not Always (a Job's) then goes
+// from the pod range (podCIDR, default DEFAULT_POD_CIDR) that nothing answers on, reused round-robin past its size); a pod whose restartPolicy is not Always (a Job's) then goes
 // Succeeded `completeDelayMs` later, its containers terminated with exit code 0. The status is written through
 // store.updateStatus, as the node runtime does, so controllers and watches see the same transitions. It is for
 // benchmarks that measure the client, not for checking what a pod does.
@@ -9,15 +9,25 @@
 const { NODE_NAME } = require('./nodes');
 const u = require('./workloads-util');
 
-const FAKE_POD_CIDR = '10.244.0.0/16';
+const DEFAULT_POD_CIDR = '10.244.0.0/24';
+
+// The n-th host address of an IPv4 range, skipping the network address and the first host (the gateway).
+function hostAddress(cidr, n) {
+  const [ip, bits] = cidr.split('/');
+  const size = 2 ** (32 - Number(bits));
+  const base = Math.floor(ip.split('.').reduce((acc, part) => acc * 256 + Number(part), 0) / size) * size;
+  const addr = base + 2 + (n % Math.max(1, size - 3));
+  return [24, 16, 8, 0].map((shift) => Math.floor(addr / 2 ** shift) % 256).join('.');
+}
 
 class FakeKubelet {
-  constructor({ store, readyDelayMs = 50, completeDelayMs = 100 }) {
+  constructor({ store, podCIDR = DEFAULT_POD_CIDR, readyDelayMs = 50, completeDelayMs = 100 }) {
+    this.podCIDR = podCIDR;
     this.store = store;
     this.readyDelayMs = readyDelayMs;
     this.completeDelayMs = completeDelayMs;
     this.timers = new Set();
-    this.nextAddress = 2;
+    this.allocated = 0;
     this.stopped = false;
     this.onEvent = (e) => {
       if (e.type === 'ADDED' && !e.resource.group && e.resource.resource === 'pods') this.admit(e.object);
@@ -51,9 +61,7 @@ class FakeKubelet {
   }
 
   allocateIP() {
-    const n = this.nextAddress++;
-    if (this.nextAddress > 65533) this.nextAddress = 2;
-    return `10.244.${n >> 8}.${n & 255}`;
+    return hostAddress(this.podCIDR, this.allocated++);
   }
 
   // Writes the status `make(pod)` for the pod if it is still the same live pod; false when it is gone.
@@ -106,4 +114,4 @@ function succeededStatus(pod) {
   });
 }
 
-module.exports = { FakeKubelet, FAKE_POD_CIDR };
+module.exports = { FakeKubelet, hostAddress, DEFAULT_POD_CIDR };

@@ -1,8 +1,11 @@
 'use strict';
 // The lab's emulated Kubernetes API server: HTTPS with the lab CA, authentication (bearer token or client
 // certificate), impersonation, RBAC authorization, discovery and OpenAPI, then the REST verbs over the
-// in-memory store; pod logs and WebSocket port-forward; the CRDs in lab/crds/*.yaml installed at start.
-// start({dir, host, port, instrument, token?, log?, historySize?, bookmarkIntervalMs?})
+// in-memory store; pod logs, WebSocket port-forward and exec; the node lab-node-1 and the workload controllers;
+// the CRDs in lab/crds/*.yaml installed at start.
+// start({dir, host, port, instrument, token?, log?, historySize?, bookmarkIntervalMs?, workloads?, podCIDR?,
+//        execInPod?, jobBackoffMs?}): workloads 'off' runs the readiness-only kubelet (fake-kubelet.js) with
+//        addresses from podCIDR; execInPod is the node runtime's exec for pods/exec.
 //   → {url, port, caData, token, clientCert, clientKey, store, close()}.
 // Validation (validate.js) and server-side apply (apply.js) are used when those modules are present.
 
@@ -118,7 +121,7 @@ class ApiServer {
     registerNode(this.store);
     this.workloads = new Workloads({ store: this.store, registry: this.registry, jobBackoffMs: opts.jobBackoffMs });
     // workloads 'off': the readiness-only kubelet writes pod status; otherwise the node runtime does.
-    this.kubelet = opts.workloads === 'off' ? new FakeKubelet({ store: this.store }) : null;
+    this.kubelet = opts.workloads === 'off' ? new FakeKubelet({ store: this.store, podCIDR: opts.podCIDR }) : null;
     installCRDs(this.store, opts.crdDir || CRD_DIR);
     this.openapi = new discovery.OpenAPI(this.registry);
     this.portForward = createPortForwardServer();
