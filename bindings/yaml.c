@@ -1,10 +1,10 @@
 /* alaris.yaml: YAML to Lua values and back, on libyaml's event parser and emitter. This file opens the module and
  * decodes; the encoder is yaml_emit.c, and plain-scalar typing is shared with it through yaml_schema.h.
- * Decoding types plain scalars by the YAML 1.2 core schema, resolves anchors, aliases and `<<` merge keys, and keeps
- * mapping keys as strings. Encoding quotes every string that a YAML 1.1 reader (kubectl) or a 1.2 reader would take
- * for another type, so what it writes reads back as the same value. json.null and the array mark, shared with
- * alaris.json, are the engine's data model (datamodel.h). It does not keep comments, styles or tags, and does not
- * write anchors. */
+ * Decoding types plain scalars by the YAML 1.2 core schema, resolves anchors, aliases and `<<` merge keys, keeps
+ * mapping keys as strings, and bounds what the value stands for once aliases are expanded (nodes and bytes). Encoding
+ * quotes every string that a YAML 1.1 reader (kubectl) or a 1.2 reader would take for another type, so what it writes
+ * reads back as the same value. json.null and the array mark, shared with alaris.json, are the engine's data model
+ * (datamodel.h). It does not keep comments, styles or tags, and does not write anchors. */
 #include "errors.h"
 #include "yaml_schema.h"
 
@@ -18,6 +18,11 @@
 
 #define READER_TYPE "alaris.yaml.reader"
 #define TAG(name) "tag:yaml.org,2002:" name
+
+/* What one decode may produce once every alias is expanded (as encoding or walking the value would): a few hundred
+ * bytes of nested aliases (a "billion laughs") would otherwise stand for gigabytes. */
+#define MAX_EXPANDED_NODES 1000000
+#define MAX_EXPANDED_BYTES (64 * 1024 * 1024)
 
 /* ---------- plain scalars: the YAML 1.2 core schema ---------- */
 
@@ -145,8 +150,11 @@ typedef struct reader {
   yaml_parser_t parser;
   yaml_event_t event;
   int has_parser, has_event;
+  const char *code; /* of the error: invalid_yaml, or too_large past the limits above */
   char problem[200];
-  size_t line, column; /* 1-based */
+  size_t line, column;            /* 1-based */
+  size_t nodes, bytes;            /* produced so far by this decode, aliases counted at their expanded size */
+  int anchor_nodes, anchor_bytes; /* stack indexes: anchor name -> expanded size of its node, in this document */
 } reader;
 
 static void drop_event(reader *r) {
@@ -169,6 +177,36 @@ static int fail_at_mark(reader *r, yaml_mark_t mark, const char *fmt, const char
   r->line = mark.line + 1;
   r->column = mark.column + 1;
   return 0;
+}
+
+/* Counts a node (or an alias standing for `nodes` nodes and `bytes` bytes of scalars); fails past the limits. */
+static int charge(reader *r, size_t nodes, size_t bytes, yaml_mark_t at) {
+  r->nodes += nodes;
+  r->bytes += bytes;
+  if (r->nodes <= MAX_EXPANDED_NODES && r->bytes <= MAX_EXPANDED_BYTES)
+    return 1;
+  r->code = "too_large";
+  return fail_at_mark(r, at, "%s",
+                      r->nodes > MAX_EXPANDED_NODES
+                          ? "more than 1000000 nodes once aliases are expanded (the limit of a decoded value)"
+                          : "more than 64 MiB of scalars once aliases are expanded (the limit of a decoded value)");
+}
+
+/* Charges what the alias `name` stands for: the expanded size of its node (1 node if that node is not complete). */
+static int charge_alias(lua_State *L, reader *r, const char *name, yaml_mark_t at) {
+  lua_getfield(L, r->anchor_nodes, name);
+  lua_getfield(L, r->anchor_bytes, name);
+  size_t nodes = lua_isinteger(L, -2) ? (size_t)lua_tointeger(L, -2) : 1;
+  size_t bytes = lua_isinteger(L, -1) ? (size_t)lua_tointeger(L, -1) : 0;
+  lua_pop(L, 2);
+  return charge(r, nodes, bytes, at);
+}
+
+static void remember_size(lua_State *L, reader *r, const char *anchor, size_t nodes, size_t bytes) {
+  lua_pushinteger(L, (lua_Integer)nodes);
+  lua_setfield(L, r->anchor_nodes, anchor);
+  lua_pushinteger(L, (lua_Integer)bytes);
+  lua_setfield(L, r->anchor_bytes, anchor);
 }
 
 static int next_event(reader *r) {
@@ -298,11 +336,17 @@ static int read_key(lua_State *L, reader *r, int anchors, int *merge) {
     const char *tag = (const char *)e->data.scalar.tag;
     *merge = (e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !tag && strcmp(s, "<<") == 0) ||
              (tag && strcmp(tag, TAG("merge")) == 0);
+    if (!charge(r, 1, e->data.scalar.length, e->start_mark))
+      return 0;
     lua_pushlstring(L, s, e->data.scalar.length);
     remember_anchor(L, e->data.scalar.anchor, anchors);
+    if (e->data.scalar.anchor)
+      remember_size(L, r, (const char *)e->data.scalar.anchor, 1, e->data.scalar.length);
     return 1;
   }
   if (e->type == YAML_ALIAS_EVENT) {
+    if (!charge_alias(L, r, (const char *)e->data.alias.anchor, e->start_mark))
+      return 0;
     lua_getfield(L, anchors, (const char *)e->data.alias.anchor);
     if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) {
       lua_tostring(L, -1);
@@ -348,31 +392,62 @@ static int read_mapping(lua_State *L, reader *r, int anchors, int depth) {
   return 1;
 }
 
-/* Reads the node whose first event is current and pushes its value. */
-static int read_node(lua_State *L, reader *r, int anchors, int depth) {
+static int read_value(lua_State *L, reader *r, int anchors, int depth) {
   yaml_event_t *e = &r->event;
-  if (depth >= ALARIS_MAX_NESTING)
-    return fail_at_mark(r, e->start_mark, "nesting deeper than %s levels", "1000");
-  luaL_checkstack(L, 8, "YAML nested too deeply");
   switch (e->type) {
   case YAML_ALIAS_EVENT:
+    if (!charge_alias(L, r, (const char *)e->data.alias.anchor, e->start_mark))
+      return 0;
     if (lua_getfield(L, anchors, (const char *)e->data.alias.anchor) == LUA_TNIL) {
       lua_pop(L, 1);
       return fail_at_mark(r, e->start_mark, "unknown alias *%s", (const char *)e->data.alias.anchor);
     }
     return 1;
   case YAML_SCALAR_EVENT:
-    if (!push_scalar(L, r))
+    if (!charge(r, 1, e->data.scalar.length, e->start_mark) || !push_scalar(L, r))
       return 0;
     remember_anchor(L, e->data.scalar.anchor, anchors);
     return 1;
   case YAML_SEQUENCE_START_EVENT:
-    return read_sequence(L, r, anchors, depth);
+    return charge(r, 1, 0, e->start_mark) && read_sequence(L, r, anchors, depth);
   case YAML_MAPPING_START_EVENT:
-    return read_mapping(L, r, anchors, depth);
+    return charge(r, 1, 0, e->start_mark) && read_mapping(L, r, anchors, depth);
   default:
     return fail_at_mark(r, e->start_mark, "unexpected YAML event%s", "");
   }
+}
+
+static const yaml_char_t *anchor_of(const yaml_event_t *e) {
+  switch (e->type) {
+  case YAML_SCALAR_EVENT:
+    return e->data.scalar.anchor;
+  case YAML_SEQUENCE_START_EVENT:
+    return e->data.sequence_start.anchor;
+  case YAML_MAPPING_START_EVENT:
+    return e->data.mapping_start.anchor;
+  default:
+    return NULL;
+  }
+}
+
+/* Reads the node whose first event is current and pushes its value. An anchored node's expanded size is kept for
+ * the aliases to it (the event, and its anchor name, is gone once the node's children are read). */
+static int read_node(lua_State *L, reader *r, int anchors, int depth) {
+  yaml_event_t *e = &r->event;
+  if (depth >= ALARIS_MAX_NESTING)
+    return fail_at_mark(r, e->start_mark, "nesting deeper than %s levels", "1000");
+  luaL_checkstack(L, 8, "YAML nested too deeply");
+  const yaml_char_t *anchor = anchor_of(e);
+  if (!anchor)
+    return read_value(L, r, anchors, depth);
+  lua_pushstring(L, (const char *)anchor);
+  int name = lua_gettop(L);
+  size_t nodes = r->nodes, bytes = r->bytes;
+  if (!read_value(L, r, anchors, depth))
+    return 0;
+  remember_size(L, r, lua_tostring(L, name), r->nodes - nodes, r->bytes - bytes);
+  lua_remove(L, name);
+  return 1;
 }
 
 /* After STREAM_START or a DOCUMENT_END: reads the next document, if any, and pushes its value. Returns 1 with a
@@ -384,9 +459,14 @@ static int read_document(lua_State *L, reader *r) {
     return 0;
   lua_newtable(L);
   int anchors = lua_gettop(L);
+  lua_newtable(L);
+  r->anchor_nodes = lua_gettop(L);
+  lua_newtable(L);
+  r->anchor_bytes = lua_gettop(L);
   if (!next_event(r) || !read_node(L, r, anchors, 0) || !next_event(r))
     return -1;
-  lua_remove(L, anchors);
+  lua_replace(L, anchors); /* the value, in place of the three tables */
+  lua_settop(L, anchors);
   return 1;
 }
 
@@ -407,8 +487,8 @@ static reader *open_reader(lua_State *L, const char *s, size_t len) {
 
 static int fail_reader(lua_State *L, reader *r) {
   lua_pushnil(L);
-  alaris_error_push(L, "invalid_yaml", "invalid YAML at line %d, column %d: %s", (int)r->line, (int)r->column,
-                    r->problem);
+  alaris_error_push(L, r->code ? r->code : "invalid_yaml", "invalid YAML at line %d, column %d: %s", (int)r->line,
+                    (int)r->column, r->problem);
   lua_pushinteger(L, (lua_Integer)r->line);
   lua_setfield(L, -2, "line");
   lua_pushinteger(L, (lua_Integer)r->column);

@@ -8,6 +8,7 @@
 #include "yaml_schema.h"
 
 #include <lauxlib.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,9 @@
 #include <yaml.h>
 
 #define WRITER_TYPE "alaris.yaml.writer"
+/* yaml.encode_all's count of documents is the array's length, which __len may make anything: it is checked
+ * against this before a document is read. */
+#define MAX_DOCUMENTS 1000000
 
 typedef struct writer {
   yaml_emitter_t emitter;
@@ -44,6 +48,8 @@ static void emit(lua_State *L, writer *w, yaml_event_t *event) {
 
 static void emit_scalar(lua_State *L, writer *w, const char *s, size_t len, yaml_scalar_style_t style) {
   yaml_event_t event;
+  if (len > INT_MAX) /* libyaml takes the length as an int */
+    luaL_error(L, "cannot encode a string of more than %d bytes as YAML", INT_MAX);
   if (!yaml_scalar_event_initialize(&event, NULL, NULL, (yaml_char_t *)s, (int)len, 1, 1, style))
     luaL_error(L, "cannot encode a string that is not valid UTF-8 as YAML");
   emit(L, w, &event);
@@ -197,17 +203,23 @@ static writer *open_writer(lua_State *L) {
   return w;
 }
 
-/* Writes the documents at stack indexes first..last, each after a "---" line but the first. */
-static int encode_documents(lua_State *L, int first, int last) {
+/* Writes n documents, each after a "---" line but the first: the value at index 1 when list is 0, else list[1..n]
+ * (read one at a time, so that a long list does not need as many stack slots). */
+static int encode_documents(lua_State *L, int list, lua_Integer n) {
   writer *w = open_writer(L);
   int writer_idx = lua_gettop(L) - 1; /* below the table of seen tables */
   yaml_event_t event;
   yaml_stream_start_event_initialize(&event, YAML_UTF8_ENCODING);
   emit(L, w, &event);
-  for (int i = first; i <= last; i++) {
-    yaml_document_start_event_initialize(&event, NULL, NULL, NULL, i == first);
+  for (lua_Integer i = 1; i <= n; i++) {
+    yaml_document_start_event_initialize(&event, NULL, NULL, NULL, i == 1);
     emit(L, w, &event);
-    emit_value(L, w, i, 0);
+    if (list)
+      lua_geti(L, list, i);
+    else
+      lua_pushvalue(L, 1);
+    emit_value(L, w, lua_gettop(L), 0);
+    lua_pop(L, 1);
     yaml_document_end_event_initialize(&event, 1);
     emit(L, w, &event);
   }
@@ -223,17 +235,18 @@ static int encode_documents(lua_State *L, int first, int last) {
 /* yaml.encode(v) -> string; raises on values YAML cannot hold here (functions, cycles, mixed tables, bad UTF-8). */
 int yaml_encode(lua_State *L) {
   lua_settop(L, 1);
-  return encode_documents(L, 1, 1);
+  return encode_documents(L, 0, 1);
 }
 
 /* yaml.encode_all(docs) -> one string with every document of the array, separated by "---". */
 int yaml_encode_all(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
   lua_Integer n = (lua_Integer)luaL_len(L, 1);
+  if (n < 0 || n > MAX_DOCUMENTS)
+    return luaL_error(L, "yaml.encode_all: %I documents (the length of the list) is not within 0..%d", n,
+                      MAX_DOCUMENTS);
   if (n == 0)
     return lua_pushliteral(L, ""), 1;
-  luaL_checkstack(L, (int)n + 4, "too many YAML documents");
-  for (lua_Integer i = 1; i <= n; i++)
-    lua_rawgeti(L, 1, i);
-  return encode_documents(L, 2, (int)n + 1);
+  return encode_documents(L, 1, n);
 }

@@ -298,4 +298,68 @@ T.test("kubectl reads encoded manifests as the same values", function()
   T.eq(json.encode(list[2]), json.encode(configmap))
 end)
 
+-- A "billion laughs": each level aliases the one below four times, so a few hundred bytes stand for 4^levels nodes.
+local function alias_bomb(levels, key)
+  local lines = { "l0: &l0 [lol, lol, lol, lol]" }
+  for k = 1, levels do
+    lines[#lines + 1] = string.format("l%d: &l%d [*l%d, *l%d, *l%d, *l%d]", k, k, k - 1, k - 1, k - 1, k - 1)
+  end
+  lines[#lines + 1] = (key or "items") .. ": *l" .. levels
+  return table.concat(lines, "\n") .. "\n"
+end
+
+T.test("an alias bomb is refused with nil, err naming the limit, before it expands", function()
+  local text = alias_bomb(11) -- about 22 million nodes once expanded, 500 bytes of text
+  for _, decode in ipairs { yaml.decode, yaml.decode_all } do
+    local v, err = decode(text)
+    T.eq(v, nil)
+    T.eq(err.code, "too_large")
+    T.contains(tostring(err), "more than 1000000 nodes once aliases are expanded")
+    T.ok(err.line >= 1 and err.column >= 1, "with where it went past the limit")
+  end
+end)
+
+T.test("aliases repeating a large string are refused past 64 MiB of expanded text", function()
+  local mib = ("x"):rep(1024 * 1024)
+  local as_value = "a: &a " .. mib .. "\nb: [" .. ("*a, "):rep(64) .. "]\n"
+  local _, err = yaml.decode(as_value)
+  T.eq(err.code, "too_large")
+  T.contains(tostring(err), "more than 64 MiB of scalars once aliases are expanded")
+  local as_key = "? &k " .. mib .. "\n: 1\nb: [" .. ("*k, "):rep(64) .. "]\n"
+  local _, err2 = yaml.decode(as_key)
+  T.contains(tostring(err2), "64 MiB", "an anchored mapping key counts its text too")
+  local fits = "a: &a " .. mib .. "\nb: [" .. ("*a, "):rep(60) .. "]\n"
+  T.eq(#assert(yaml.decode(fits)).b, 60, "60 MiB is within the limit")
+end)
+
+T.test("the limit counts every document of decode_all together", function()
+  -- 50,977 nodes once expanded: the map, 8 keys, levels 0..6 (5, 21, 85, ... 21,845 nodes) and items (21,845 again)
+  local doc = alias_bomb(6)
+  T.eq(#assert(yaml.decode_all(doc:rep(19, "---\n"))), 19, "19 such documents fit in 1,000,000 nodes")
+  local _, err = yaml.decode_all(doc:rep(20, "---\n"))
+  T.eq(err.code, "too_large", "20 do not")
+end)
+
+T.test("ordinary anchors, aliases and merges up to the limit still decode", function()
+  local v = assert(yaml.decode(alias_bomb(7))) -- 203,895 nodes once expanded
+  T.eq(#v.items, 4)
+  T.eq(v.items[1][1][1][1][1][1][1][1], "lol")
+  T.ok(v.items[1] == v.items[4], "an alias is the same table, not a copy")
+  T.ok(#yaml.encode(v.l6) > 4 ^ 7, "and encodes expanded")
+end)
+
+T.test("encode_all checks the list's length (__len may return anything) before reading documents", function()
+  for _, n in ipairs { math.maxinteger, 1 << 31, (1 << 32) + 1, 1000001, -1, math.mininteger } do
+    local docs = setmetatable({}, { __len = function() return n end })
+    T.raises(function() yaml.encode_all(docs) end, "not within 0..1000000")
+  end
+  local proxy = setmetatable({}, { __len = function() return 2 end, __index = function(_, i) return { doc = i } end })
+  T.eq(yaml.encode_all(proxy), "doc: 1\n---\ndoc: 2\n", "documents are read as # and [] read them")
+  local many = {}
+  for i = 1, 50000 do many[i] = i end
+  local back = assert(yaml.decode_all(yaml.encode_all(many)))
+  T.eq(#back, 50000, "a long list needs no stack slot per document")
+  T.eq(back[50000], 50000)
+end)
+
 T.run_all()
