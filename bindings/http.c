@@ -305,6 +305,17 @@ static int step(lua_State *L) {
   }
 }
 
+/* A URL reaches the request line: CR or LF would end it early (a pod name "db\r\nX: 1" would add a header), and
+ * libcurl reads it as a C string, so a NUL would cut it (".../db\0/exec" would ask for ".../db"). Spaces and other
+ * controls are refused too; they are written percent-encoded. The message never shows the URL (it may hold a token). */
+static void check_url(lua_State *L) {
+  size_t len;
+  const unsigned char *url = (const unsigned char *)lua_tolstring(L, SLOT_URL, &len);
+  for (size_t i = 0; i < len; i++)
+    if (url[i] <= ' ' || url[i] == 0x7f)
+      luaL_argerror(L, ARG_OPTS, "url holds white space, a control character or NUL (percent-encode it)");
+}
+
 /* request{method, url, headers, body, timeout, connect_timeout, ca_file, ca_data, cert_data, key_data, insecure,
  * on_data} -> {status, headers, header_list, http_version, body} | nil, err */
 static int l_request(lua_State *L) {
@@ -323,6 +334,7 @@ static int l_request(lua_State *L) {
   lua_pushnil(L);
   if (lua_getfield(L, ARG_OPTS, "url") != LUA_TSTRING)
     return luaL_argerror(L, ARG_OPTS, "url must be a string");
+  check_url(L);
   if (lua_getfield(L, ARG_OPTS, "method") == LUA_TNIL) {
     lua_pop(L, 1);
     lua_pushliteral(L, "GET");

@@ -458,6 +458,21 @@ T.test("cancelling a task inside on_data, or an error in on_data, cleans up", fu
   T.eq(http.pending(), 0)
 end)
 
+-- A pod or object name goes into the URL: CR/LF there would end the request line and add headers of its own, and a
+-- NUL would cut the URL short (libcurl reads a C string), so a request for ".../db\0/exec" went to ".../db".
+T.test("a URL with CR, LF, NUL, spaces or controls is refused and never reaches the server", function()
+  for _, junk in ipairs { "\r\nX-Injected: 1", "\n", "\r", "\0/other", " HTTP/1.1", "\t", "\127", "\1" } do
+    local key = new_key()
+    local msg = T.raises(function() http.request { url = url("/flaky?key=" .. key .. junk) } end, "url holds")
+    T.not_contains(msg, key, "the message does not show the URL")
+    T.eq(count_of(key), 0, string.format("no request for %q", junk))
+  end
+  local key = new_key()
+  T.eq(http.request { url = url("/flaky?key=" .. key .. "%0D%0A%00") }.status, 200, "percent-encoded they are fine")
+  T.eq(count_of(key), 0, "and are part of the key")
+  T.eq(http.pending(), 0)
+end)
+
 T.test("misuse raises", function()
   T.raises(function() http.request {} end, "url")
   T.raises(function() http.request { url = url("/"), timeout = -1 } end, "timeout")
