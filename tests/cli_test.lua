@@ -117,6 +117,76 @@ T.test("vars come from a YAML or JSON var file, and arguments win", function()
   T.contains(err2, "the var file sets 'unused', which this playbook does not take (ignored)")
 end)
 
+T.test("a secret var shorter than 4 characters is refused, and says why", function()
+  bad(PB .. " trace=TRACE password=e", "var 'password': a secret must be at least 4 characters")
+end)
+
+T.test("every string inside a secret map or list var is masked", function()
+  local dir = T.tmpdir()
+  local file = T.write_file(dir .. "/creds.lua", [[
+    local playbook = require "alaris.playbook"
+    return playbook { name = "creds", vars = { creds = { type = "map", secret = true }, keys = { type = "list", secret = true } },
+      steps = { { name = "a", run = function(ctx)
+        print("user " .. ctx.vars.creds.user .. " password " .. ctx.vars.creds.password .. " key " .. ctx.vars.keys[2])
+      end } } }
+  ]])
+  local var_file = T.write_file(dir .. "/creds.yaml", "creds: {user: admin-user, password: map-member-secret}\n"
+    .. "keys: [first-key-secret, second-key-secret]\n")
+  local out, err, code = T.run(string.format("%s --journal %s/j.jsonl --var-file %s %s", RUN, dir, var_file, file))
+  T.eq(code, 0, err)
+  T.eq(out:match("user %S+ password %S+ key %S+"), "user *** password *** key ***")
+  T.not_contains(T.read_file(dir .. "/j.jsonl"), "secret")
+end)
+
+T.test("a NUL byte in a string var is refused, even where the pattern would pass", function()
+  local dir = T.tmpdir()
+  local var_file = T.write_file(dir .. "/nul.json", '{"tenant": "acme\\u0000; drop"}')
+  bad("--var-file " .. var_file .. " " .. PB .. " trace=TRACE", "var 'tenant': contains a NUL byte", dir)
+end)
+
+T.test("a var file whose aliases expand past the limit is refused with one line", function()
+  local dir = T.tmpdir()
+  local doc = { "l0: &l0 [lol, lol, lol, lol]" }
+  for k = 1, 11 do
+    doc[#doc + 1] = string.format("l%d: &l%d [*l%d, *l%d, *l%d, *l%d]", k, k, k - 1, k - 1, k - 1, k - 1)
+  end
+  doc[#doc + 1] = "items: *l11"
+  local var_file = T.write_file(dir .. "/bomb.yaml", table.concat(doc, "\n") .. "\n")
+  bad("--journal " .. dir .. "/j.jsonl --var-file " .. var_file .. " " .. PB .. " trace=TRACE", "--var-file", dir)
+  T.eq(T.read_file(dir .. "/j.jsonl"), nil, "no journal written")
+end)
+
+T.test("more bad input: exit 2, one line, nothing run", function()
+  local dir = T.tmpdir()
+  local list = T.write_file(dir .. "/list.yaml", "- trace\n- tenant\n")
+  bad("--var-file " .. list .. " " .. PB .. " trace=TRACE", "expected a map of NAME: VALUE", dir)
+  bad("--var-file " .. dir .. " " .. PB .. " trace=TRACE", "Is a directory", dir)
+  bad("--journal " .. dir .. " " .. PB .. " trace=TRACE", "Is a directory", dir)
+  T.write_file(dir .. "/plain", "")
+  local _, err = bad("--journal " .. dir .. "/plain/sub/j.jsonl " .. PB .. " trace=TRACE",
+    "cannot create the journal folder " .. dir .. "/plain", dir)
+  T.not_contains(err, "mkdir:")
+  local raising = T.write_file(dir .. "/raising.lua", "local playbook = require 'alaris.playbook'\n"
+    .. "local missing = require 'alaris.no_such_module'\nreturn playbook { name = 'x', steps = {} }\n")
+  bad(raising, "raising.lua:2:", dir)
+end)
+
+T.test("-v and -q work after FILE too", function()
+  local dir = T.tmpdir()
+  local file = T.write_file(dir .. "/logs.lua", [[
+    local playbook = require "alaris.playbook"
+    return playbook { name = "logs", steps = { { name = "a", run = function(ctx)
+      ctx.log.debug("debug line"); ctx.log.info("info line")
+    end } } }
+  ]])
+  local journal = " --journal " .. dir .. "/j.jsonl"
+  local _, err, code = T.run(RUN .. journal .. " " .. file .. " -q")
+  T.eq(code, 0, err)
+  T.not_contains(err, "info line")
+  _, err = T.run(RUN .. journal .. " " .. file .. " -v")
+  T.contains(err, "debug line")
+end)
+
 T.test("--dry-run reports steps without a plan as 'would run'", function()
   local out, _, code = T.run(RUN .. " --dry-run examples/rollback-demo.lua")
   T.eq(code, 0)

@@ -284,6 +284,145 @@ T.test("a secret printed, raised and returned never shows in output, journal or 
   T.contains(T.read_file(dir .. "/journal.jsonl"), '"password":"***"')
 end)
 
+-- Starts alaris-run in the background and waits until the trace shows `marker`; returns its pid.
+local function start_background(dir, vars, marker)
+  local out = T.run(string.format([[
+%s %s --journal %s/journal.jsonl trace=%s/trace %s >%s/out 2>%s/err &
+i=0
+while ! grep -q %s %s/trace 2>/dev/null; do i=$((i+1)); [ $i -gt 200 ] && break; sleep 0.05; done
+echo $!
+]], RUN, PB, dir, dir, vars, dir, dir, T.sh_quote(marker), dir))
+  return tonumber(out:match("%d+"))
+end
+
+T.test("a second run on the same journal exits 2 naming the holder, and runs nothing", function()
+  local dir, trace, journal = setup()
+  local pid = start_background(dir, "slow=b sleep=20", "start b")
+  local _, err, code = run(dir, {})
+  T.run("kill -9 " .. pid)
+  T.eq(code, 2, err)
+  T.contains(err, "pid " .. pid)
+  T.ok(err:match("started %d%d%d%d%-%d%d%-%d%dT"), "the holder's start time: " .. err)
+  T.eq(select(2, err:gsub("\n", "")), 1, "one line: " .. err)
+  T.eq(lines(trace), { "start a", "run a", "start b" }, "the second run ran nothing")
+  T.eq(journal_events(journal), { "run_started", "step_started a", "step_done a", "step_started b" },
+    "the holder's journal is untouched")
+  local _, err2, code2 = run(dir, { before = "--rollback", vars = "slow=b sleep=20" })
+  T.eq(code2, 0, "once the holder is gone its run can be undone: " .. err2)
+end)
+
+T.test("a journal holding another playbook's unfinished run is refused, not overwritten", function()
+  local dir, trace, journal = setup()
+  local before = json.encode({ event = "run_started", playbook = "other", vars = {} }) .. "\n"
+    .. json.encode({ event = "step_done", step = "x", output = { id = 7 } }) .. "\n"
+  T.write_file(journal, before)
+  local _, err, code = run(dir, {})
+  T.eq(code, 2)
+  T.contains(err, "'other'")
+  T.eq(T.read_file(journal), before)
+  T.eq(T.read_file(trace), nil)
+end)
+
+T.test("default journal names differ when the vars differ only in characters a file name cannot carry", function()
+  local dir = T.tmpdir()
+  local here = T.run("pwd"):gsub("\n$", "")
+  for _, value in ipairs { "acme corp", "acme_corp", "acme/corp" } do
+    local _, err, code = T.run(string.format("cd %s && %s %s/%s trace=%s/trace fail=%s", dir, RUN, here, PB, dir,
+      T.sh_quote(value)))
+    T.eq(code, 0, err)
+  end
+  local listing = T.run("ls " .. dir .. "/.alaris/journal/")
+  T.eq(select(2, listing:gsub("\n", "")), 3, listing)
+end)
+
+T.test("the journal is 0600 and not inherited by child processes", function()
+  local dir, trace, journal = setup()
+  local _, err, code = run(dir, { vars = "fds=b" })
+  T.eq(code, 0, err)
+  T.eq(T.run("stat -c %a " .. journal), "600\n")
+  local fds = T.read_file(trace .. ".fds")
+  T.contains(fds, "/proc/")
+  T.not_contains(fds, "journal.jsonl")
+end)
+
+T.test("a record appended after a truncated last line starts on its own line", function()
+  local dir, trace, journal = setup()
+  T.write_file(journal, json.encode({ event = "run_started", playbook = "steps", vars = {} }) .. "\n"
+    .. json.encode({ event = "step_done", step = "a", output = { step = "a" } }) .. "\n" .. '{"event":"step_do')
+  local _, err, code = run(dir, { before = "--rollback" })
+  T.eq(code, 0, err)
+  T.eq(lines(trace), { "undo a a" })
+  local text = T.read_file(journal)
+  T.contains(text, '{"event":"step_do\n{')
+  local last = json.decode(text:match("([^\n]+)\n$"))
+  T.eq(last.event, "run_finished")
+end)
+
+T.test("secrets with quotes, backslashes, newlines and tabs are masked in the journal and the JSON output", function()
+  local dir = setup()
+  local pw = 'q"uo\\te\nnew\tline-secret'
+  local out, err, code = run(dir, { before = "--output json", vars = "leak=b fail=c password=" .. T.sh_quote(pw) })
+  T.eq(code, 1, err)
+  local encoded = json.encode(pw):sub(2, -2)
+  local journal = T.read_file(dir .. "/journal.jsonl")
+  for what, text in pairs { journal = journal, json = out, stderr = err } do
+    T.not_contains(text, encoded, what)
+    T.not_contains(text, "line-secret", what)
+    T.not_contains(text, 'q\\"uo', what)
+  end
+  T.ok(json.decode(out), "the JSON document still decodes")
+end)
+
+T.test("the first line of a multi-line secret does not leak through errors or log fields", function()
+  local dir = setup()
+  local pw = "first-line-secret\nsecond-line-secret"
+  local out, err, code = run(dir, { before = "--junit " .. dir .. "/junit.xml",
+    vars = "leak=b fail=b password=" .. T.sh_quote(pw) })
+  T.eq(code, 1, err)
+  for what, text in pairs { stdout = out, stderr = err, junit = T.read_file(dir .. "/junit.xml"),
+    journal = T.read_file(dir .. "/journal.jsonl") } do
+    T.not_contains(text, "first-line-secret", what)
+    T.not_contains(text, "second-line-secret", what)
+  end
+  T.contains(out, "failed with ***")
+end)
+
+T.test("a secret that is part of a key or an event name leaves the JSON and the journal intact", function()
+  local dir, trace = setup()
+  local out, err, code = run(dir, { before = "--output json --journal " .. dir .. "/j2.jsonl", vars = "fail=c password=exit_code" })
+  T.eq(code, 1, err)
+  local doc = json.decode(out)
+  T.ok(doc, "stdout is one JSON document: " .. out)
+  T.eq(doc.exit_code, 1)
+  T.eq(doc.result, "failed")
+  T.eq(select(3, run(dir, { before = "--no-rollback", vars = "fail=c password=step_done" })), 1)
+  local _, err2, code2 = run(dir, { before = "--rollback", vars = "password=step_done" })
+  T.eq(code2, 0, err2)
+  T.eq(lines(trace), { "start a", "run a", "start b", "run b", "start c", "undo b b", "undo a a",
+    "start a", "run a", "start b", "run b", "start c", "undo b b", "undo a a" })
+end)
+
+T.test("a secret step output is withheld from the journal: --rollback hands the step no ***", function()
+  local dir, trace, journal = setup()
+  T.eq(interrupt(dir, "leak=b slow=c password=withheld-pw-1234", "start c", "KILL"), 137)
+  T.not_contains(T.read_file(journal), "withheld-pw-1234")
+  local _, err, code = run(dir, { before = "--rollback", vars = "leak=b password=withheld-pw-1234" })
+  T.eq(code, 0, err)
+  T.eq(lines(trace), { "start a", "run a", "start b", "run b", "start c", "undo b b", "undo a a" })
+  T.contains(err, "withheld")
+  T.contains(err, "password")
+end)
+
+T.test("--output json: stdout carries only the document; what steps print goes to stderr", function()
+  local dir = setup()
+  local out, err, code = run(dir, { before = "--output json", vars = "leak=b" })
+  T.eq(code, 0, err)
+  local doc = json.decode(out)
+  T.ok(doc, "stdout is one JSON document: " .. out)
+  T.eq(doc.exit_code, 0)
+  T.contains(err, "printing the password ***")
+end)
+
 T.test("two alaris.sleep(1) in playbook.parallel overlap", function()
   local out, err, code = T.run_script([[
     local alaris = require "alaris"

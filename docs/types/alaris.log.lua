@@ -47,4 +47,14 @@ function log.enabled(level) end
 ---@return fun(level: alaris.log.Level, line: string) previous
 function log.set_sink(fn) end
 
+---A copy of `value` fit to write out as JSON: every string value masked, keys and structure kept. Raises on what
+---JSON cannot carry and past `opts.budget` bytes expanded. `opts.withhold`: strings holding a secret are left out
+---instead, and the second result lists where (`"password"`, `"db.url"`, `""` for `value` itself).
+---@generic T
+---@param value T
+---@param opts? {budget?: integer, withhold?: boolean}
+---@return T copy
+---@return string[] withheld
+function log.masked_copy(value, opts) end
+
 return log

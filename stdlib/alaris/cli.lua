@@ -86,15 +86,24 @@ local function set_of(list)
   return set
 end
 
+-- What a var file may expand to (its aliases followed): far more than vars need, far less than an alias bomb.
+local VAR_FILE_LIMIT = 4 * 1024 * 1024
+
 local function read_var_file(path)
   local f, err = io.open(path, "rb")
   if not f then usage_error("--var-file: %s", err) end
-  local text = f:read("a")
+  local text, rerr = f:read("a")
   f:close()
-  local codec = path:match("%.json$") and require "alaris.json" or require "alaris.yaml"
+  if not text then usage_error("--var-file %s: %s", path, tostring(rerr)) end
+  local json = require "alaris.json"
+  local codec = path:match("%.json$") and json or require "alaris.yaml"
   local ok, value, derr = pcall(codec.decode, text)
-  if not ok or value == nil then usage_error("--var-file %s: %s", path, tostring(ok and derr or value)) end
-  if type(value) ~= "table" then usage_error("--var-file %s: expected a map of NAME: VALUE", path) end
+  if not ok or value == nil then usage_error("--var-file %s: %s", path, tostring(ok and derr or value):match("[^\n]*")) end
+  if type(value) ~= "table" or value[1] ~= nil or getmetatable(value) == getmetatable(json.array({})) then
+    usage_error("--var-file %s: expected a map of NAME: VALUE", path)
+  end
+  local fits, why = pcall(require("alaris.vars").check_expanded_size, value, VAR_FILE_LIMIT)
+  if not fits then usage_error("--var-file %s: %s", path, why) end
   return value
 end
 
@@ -171,6 +180,25 @@ local function load_file(file)
   return chunk
 end
 
+-- Runs FILE's chunk. An error raised while a playbook loads (it requires alaris.playbook) is bad input: one line,
+-- exit 2, nothing run. A plain script's error is its own failure and stays one (exit 1).
+local function run_chunk(chunk, file, script_args)
+  local results = table.pack(xpcall(chunk, debug.traceback, table.unpack(script_args, 1, #script_args)))
+  if results[1] then return table.unpack(results, 2, results.n) end
+  local f = io.open(file, "rb")
+  local source = f and f:read("a") or ""
+  if f then f:close() end
+  local err = results[2]
+  if type(err) ~= "table" and source:find("alaris%.playbook") and not alaris.interrupted() then
+    usage_error("cannot load the playbook: %s", alaris.mask(tostring(err)):match("^[^\n]*"))
+  end
+  error(err, 0)
+end
+
+local function apply_log_level(opts)
+  if opts.verbose then log.set_level("debug") elseif opts.quiet then log.set_level("warn") end
+end
+
 local function main(argv)
   local opts = { given = {} }
   local i = parse(argv, 1, opts, false)
@@ -180,16 +208,18 @@ local function main(argv)
     if opts.help then io.stdout:write(USAGE); return 0 end
     usage_error("no FILE given (see alaris-run --help)")
   end
-  if opts.verbose then log.set_level("debug") elseif opts.quiet then log.set_level("warn") end
+  apply_log_level(opts)
   local chunk = load_file(file)
   local script_args = { [0] = file }
   for k = 0, i - 1 do script_args[k - i] = argv[k] end
   for k = i + 1, #argv do script_args[k - i] = argv[k] end
   _G.arg = script_args
-  local pb = chunk(table.unpack(script_args, 1, #script_args))
+  local pb = run_chunk(chunk, file, script_args)
   local playbook = require "alaris.playbook"
   if not playbook.is_playbook(pb) then return 0 end
   parse(argv, i + 1, opts, true)
+  if opts.version then usage_error("--version goes before FILE") end
+  apply_log_level(opts)
   return run_playbook(pb, file, opts)
 end
 
@@ -207,9 +237,9 @@ function cli.main(argv)
     io.stderr:write("alaris-run: interrupted\n")
     return 130
   end
-  local msg = tostring(result)
+  local msg = alaris.mask(tostring(result)) -- before cutting: the cut could fall inside a secret
   if not log.enabled("debug") then msg = msg:match("^(.-)\nstack traceback:") or msg end
-  io.stderr:write("alaris-run: ", alaris.mask(msg), "\n")
+  io.stderr:write("alaris-run: ", msg, "\n")
   return 1
 end
 

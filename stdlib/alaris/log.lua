@@ -1,6 +1,9 @@
 -- alaris.log: leveled messages on stderr with key=value fields, secrets masked. The runner may install a sink to
--- keep its live status line tidy; the level comes from -v/-q.
+-- keep its live status line tidy; the level comes from -v/-q. Also the structural masking every writer of JSON
+-- uses (log.masked_copy): values are masked before they are quoted or escaped, never keys or framing.
 local alaris = require "alaris"
+local json = require "alaris.json"
+local prelude = require "alaris.prelude"
 
 local log = {}
 
@@ -14,15 +17,15 @@ local function format_fields(fields)
   table.sort(keys)
   local parts = {}
   for _, k in ipairs(keys) do
-    local v = fields[k]
-    v = type(v) == "string" and (v:find("[%s\"=]") and string.format("%q", v) or v) or tostring(v)
+    local v = alaris.mask(tostring(fields[k])) -- before quoting: %q would split a secret holding " or a newline
+    if type(fields[k]) == "string" and v:find("[%s\"=]") then v = string.format("%q", v) end
     parts[#parts + 1] = k .. "=" .. v
   end
   return #parts > 0 and ("  " .. table.concat(parts, " ")) or ""
 end
 
 local function default_sink(level, line)
-  io.stderr:write(line, "\n")
+  prelude.raw_write(io.stderr, line, "\n") -- masked already, field by field
 end
 
 local sink = default_sink
@@ -49,8 +52,7 @@ end
 
 local function emit(level, msg, fields)
   if LEVELS[level] < threshold then return end
-  local line = string.format("%-5s %s%s", level, tostring(msg), format_fields(fields))
-  sink(level, alaris.mask(line))
+  sink(level, string.format("%-5s %s%s", level, alaris.mask(tostring(msg)), format_fields(fields)))
 end
 
 function log.debug(msg, fields) emit("debug", msg, fields) end
@@ -62,6 +64,46 @@ function log.error(msg, fields) emit("error", msg, fields) end
 function log.secret(v)
   if v ~= nil and tostring(v) ~= "" then alaris.secret(tostring(v)) end
   return v
+end
+
+-- A copy of `value` fit to write out: every string value masked; keys, other values, structure and metatables (a
+-- json.array stays an array) as they are. Raises, before anything is written, on what JSON cannot carry (functions,
+-- userdata other than json.null, cycles) and when the copy passes `opts.budget` bytes (aliases that expand, in
+-- a YAML alias bomb). With opts.withhold, a string holding a secret is left out instead of masked (json.null in an
+-- array), and the second result lists where ("password", "db.url", "" for the value itself).
+function log.masked_copy(value, opts)
+  opts = opts or {}
+  local left, withheld = opts.budget or math.huge, {}
+  local function charge(n)
+    left = left - n
+    if left < 0 then error(string.format("larger than %d bytes once expanded", opts.budget), 0) end
+  end
+  local function copy(v, path, depth)
+    local kind = type(v)
+    if kind == "string" then
+      charge(#v + 2)
+      if opts.withhold and alaris.is_secret(v) then
+        withheld[#withheld + 1] = path
+        return nil
+      end
+      return alaris.mask(v)
+    elseif kind == "table" then
+      if depth > 1000 then error("nested deeper than 1000 levels (a table containing itself?)", 0) end
+      local out = setmetatable({}, getmetatable(v))
+      for k, item in pairs(v) do
+        charge(8)
+        local c = copy(item, path == "" and tostring(k) or (path .. "." .. tostring(k)), depth + 1)
+        if c == nil and math.type(k) == "integer" then c = json.null end -- an array keeps its length
+        out[k] = c
+      end
+      return out
+    elseif kind == "function" or kind == "thread" or (kind == "userdata" and v ~= json.null) then
+      error("a " .. kind .. " cannot be written as JSON", 0)
+    end
+    charge(8)
+    return v
+  end
+  return copy(value, "", 0), withheld
 end
 
 return log

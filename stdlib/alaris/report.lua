@@ -1,6 +1,6 @@
 -- What a run shows and leaves behind: the console (one line per step; on a terminal a live elapsed time and
 -- colours unless NO_COLOR), the JSON document of --output json and the JUnit file of --junit. Everything written
--- here goes through secret masking.
+-- here goes through secret masking, value by value before any quoting or escaping.
 local alaris = require "alaris"
 local json = require "alaris.json"
 local log = require "alaris.log"
@@ -109,7 +109,8 @@ function Console:close()
   if self.restore_sink then log.set_sink(self.restore_sink) end
 end
 
--- The one JSON document --output json prints at the end.
+-- The one JSON document --output json prints at the end. Values that can carry a secret (vars, errors) are masked
+-- value by value before encoding; names, statuses and keys are left alone, so the document always decodes.
 function report.json_document(run)
   local steps = json.array({})
   for _, s in ipairs(run.steps) do
@@ -117,22 +118,22 @@ function report.json_document(run)
       name = s.name,
       status = s.status,
       duration_ms = s.duration and math.floor(s.duration * 1000 + 0.5) or 0,
-      error = s.error or json.null,
-      rollback_error = s.rollback_error,
+      error = s.error and alaris.mask(s.error) or json.null,
+      rollback_error = s.rollback_error and alaris.mask(s.rollback_error),
     }
   end
-  return alaris.mask(json.encode({
+  return json.encode({
     playbook = run.playbook,
-    vars = run.vars,
+    vars = log.masked_copy(run.vars),
     steps = steps,
     result = run.result,
     exit_code = run.exit_code,
     dry_run = run.dry_run or nil,
-  }, { pretty = true }))
+  }, { pretty = true })
 end
 
-local function xml_escape(s)
-  return (tostring(s):gsub("[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;", ["'"] = "&apos;" }))
+local function xml_escape(s) -- masks first: escaping could split a secret holding & < > " or '
+  return (alaris.mask(tostring(s)):gsub("[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;", ["'"] = "&apos;" }))
 end
 
 -- JUnit XML: one testcase per step; failed and rollback-failed steps are failures, skipped steps skipped.
@@ -157,7 +158,7 @@ function report.junit(run)
   end
   local xml = string.format('<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="%s" tests="%d" failures="%d" errors="0" skipped="%d" time="%.3f">\n%s\n</testsuite>\n',
     xml_escape(run.playbook), #run.steps, failures, skipped, total, table.concat(cases, "\n"))
-  return alaris.mask(xml)
+  return xml
 end
 
 return report

@@ -4,17 +4,17 @@
 -- 0 ok, 1 failed and rolled back, 2 bad input, 3 rollback incomplete, 130 interrupted and rolled back.
 local alaris = require "alaris"
 local journal = require "alaris.journal"
-local json = require "alaris.json"
 local log = require "alaris.log"
+local prelude = require "alaris.prelude"
 local report = require "alaris.report"
 
 local runner = {}
 
 local EXIT = { ok = 0, failed = 1, usage = 2, incomplete = 3, interrupted = 130 }
 
+-- The first line of an error, masked first: cut first, the first line of a multi-line secret would show.
 local function one_line(err)
-  local s = tostring(err)
-  return (s:match("^[^\n]*"))
+  return (alaris.mask(tostring(err)):match("^[^\n]*"))
 end
 
 -- Runs fn(...) as its own task and waits for it, at most `timeout` seconds. Returns ok, value_or_error, traceback.
@@ -42,12 +42,16 @@ local function backoff(step, attempt)
   return delay * (0.5 + math.random() * 0.5) -- jitter: callers retrying together spread out
 end
 
-local function encodable(v)
-  if v == nil then return nil end
-  local ok = pcall(json.encode, v)
-  if ok then return v end
-  log.warn("a step output that cannot be journaled was dropped (use tables, strings, numbers, booleans)")
-  return nil
+-- A step's output as the journal keeps it (secrets withheld); the output itself is dropped when it cannot be
+-- journaled at all, so that a resumed run sees what this one saw.
+local function journaled_output(step, value)
+  local stored, withheld = journal.storable(value)
+  if value ~= nil and stored == nil and type(withheld) == "string" then
+    log.warn(string.format("step %s: its output cannot be journaled and was dropped (%s); use tables, strings, "
+      .. "numbers, booleans", step.name, withheld))
+    return nil, nil, nil
+  end
+  return value, stored, #withheld > 0 and withheld or nil
 end
 
 local function select_steps(pb, opts)
@@ -116,16 +120,18 @@ function Run:run_step(i)
   end
   result.duration = alaris.now() - started
   if ok then
-    value = encodable(value)
+    local stored, withheld
+    value, stored, withheld = journaled_output(step, value)
     result.status = "ok"
     self.outputs[step.name] = value
     self.completed[#self.completed + 1] = { index = i, output = value }
-    self:record { event = "step_done", step = step.name, output = value, duration_ms = math.floor(result.duration * 1000) }
+    self:record { event = "step_done", step = step.name, output = stored, withheld = withheld,
+      duration_ms = math.floor(result.duration * 1000) }
     self.console:step_finished(self:label(i), "ok", result.duration)
     return true
   end
   result.status = "failed"
-  result.error = alaris.mask(one_line(value))
+  result.error = one_line(value)
   self:record { event = "step_failed", step = step.name, error = tostring(value), duration_ms = math.floor(result.duration * 1000) }
   self.console:step_finished(self:label(i), "failed", result.duration, result.error)
   if traceback and log.enabled("debug") then self.console:detail(alaris.mask(tostring(traceback))) end
@@ -151,7 +157,7 @@ function Run:rollback()
       else
         all_ok = false
         result.status = "rollback_failed"
-        result.rollback_error = alaris.mask(one_line(err))
+        result.rollback_error = one_line(err)
         self:record { event = "rollback_failed", step = step.name, error = tostring(err) }
         self.console:step_finished(label, "rollback failed", took, result.rollback_error)
       end
@@ -186,7 +192,7 @@ function Run:write_reports()
     playbook = self.pb.name, vars = self.opts.shown_vars, steps = self.results, result = self.result,
     exit_code = self.exit_code, dry_run = self.opts.dry_run,
   }
-  if self.opts.output == "json" then io.stdout:write(report.json_document(doc), "\n") end
+  if self.opts.output == "json" then prelude.document_write(report.json_document(doc), "\n") end
   if self.opts.junit then
     local f, err = io.open(self.opts.junit, "w")
     if f then f:write(report.junit(doc)); f:close() else log.error("cannot write the JUnit report: " .. err) end
@@ -223,7 +229,7 @@ local function plan_step(run, i)
   local ok, value = call_in_task(step.plan, step.timeout, run:step_ctx(step))
   result.duration = alaris.now() - started
   if not ok then
-    result.status, result.error = "failed", alaris.mask(one_line(value))
+    result.status, result.error = "failed", one_line(value)
     run.console:step_finished(run:label(i), "failed", result.duration, result.error)
     return false
   end
@@ -279,6 +285,16 @@ local function index_of(pb, name)
   for i, step in ipairs(pb.steps) do if step.name == name then return i end end
 end
 
+-- Says which journaled outputs were withheld (they held secrets), so that nobody takes their absence for a bug.
+local function tell_withheld(c)
+  if not c.withheld then return end
+  local where = {}
+  for _, path in ipairs(c.withheld) do where[#where + 1] = path == "" and "its whole output" or path end
+  log.warn(string.format("step %s: %s withheld from the journal (it held a secret): not handed to the step again; "
+    .. "a step that needs a secret it generated reads it back from where it stored it", c.step,
+    table.concat(where, ", ")))
+end
+
 local function restore_completed(run, state)
   for _, c in ipairs(state.completed) do
     local i = index_of(run.pb, c.step)
@@ -286,18 +302,19 @@ local function restore_completed(run, state)
       run.completed[#run.completed + 1] = { index = i, output = c.output }
       run.outputs[c.step] = c.output
       run.results[i].status = "ok"
+      tell_withheld(c)
     end
   end
 end
 
-local function open_journal(run, mode)
-  local j, err = journal.open(run.opts.journal, mode)
-  if not j then return nil, "cannot write the journal: " .. tostring(err) end
-  run.journal = j
-  return j
+-- The fields every record that opens a run, a resume or a rollback carries: who holds the journal, since when.
+local function opener(event, pb, fields)
+  fields.event, fields.playbook = event, pb.name
+  fields.pid, fields.started = journal.pid(), journal.timestamp(alaris.time())
+  return fields
 end
 
-local function resume(pb, opts)
+local function resume(pb, opts, j)
   local state, err = journaled_state(pb, opts, "--resume")
   if not state then return usage(err) end
   if state.finished and (state.result == "ok" or #state.completed == 0) then
@@ -307,9 +324,8 @@ local function resume(pb, opts)
   restore_completed(run, state)
   local last = 0
   for _, c in ipairs(run.completed) do last = math.max(last, c.index) end
-  local ok, jerr = open_journal(run, "a")
-  if not ok then return usage(jerr) end
-  run:record { event = "run_resumed", playbook = pb.name, vars = opts.shown_vars, after = last > 0 and pb.steps[last].name or nil }
+  run.journal = j
+  run:record(opener("run_resumed", pb, { vars = opts.shown_vars, after = last > 0 and pb.steps[last].name or nil }))
   run.console:start(pb, #pb.steps - last, "resume")
   for i = 1, last do
     if run.results[i].status == "ok" then run.console:step_finished(run:label(i), "ok", nil, "done earlier") end
@@ -317,7 +333,7 @@ local function resume(pb, opts)
   return run:execute(last + 1)
 end
 
-local function rollback_only(pb, opts)
+local function rollback_only(pb, opts, j)
   local state, err = journaled_state(pb, opts, "--rollback")
   if not state then return usage(err) end
   if state.finished and state.result == "ok" then
@@ -330,40 +346,61 @@ local function rollback_only(pb, opts)
     run.console:close()
     return EXIT.ok
   end
-  local ok, jerr = open_journal(run, "a")
-  if not ok then return usage(jerr) end
-  run:record { event = "rollback_started", playbook = pb.name }
+  run.journal = j
+  run:record(opener("rollback_started", pb, {}))
   run.console:start(pb, #run.completed, "rollback")
   if run:rollback() then return run:finish("rolled_back", EXIT.ok) end
   return run:finish("rollback_incomplete", EXIT.incomplete)
 end
 
-function runner.run(pb, opts)
-  alaris.shield_interrupts() -- a signal reaches the runner at a wait, where it can roll back, never mid-bookkeeping
-  opts.journal = opts.journal or journal.default_path(pb, opts.vars)
-  if opts.dry_run then return dry_run(pb, opts) end
-  if opts.resume then return resume(pb, opts) end
-  if opts.rollback then return rollback_only(pb, opts) end
-  local records = journal.read(opts.journal)
-  local state = records and journal.state(records)
-  if state and state.playbook == pb.name and not state.finished and #state.completed > 0 then
-    return usage(string.format("an unfinished run is journaled in %s: continue it with --resume or undo it with --rollback",
-      opts.journal))
+-- Why a new run may not replace what the journal holds (steps done and not undone, by any playbook), or nil.
+local function left_in_place(pb, opts)
+  local records, err = journal.read(opts.journal)
+  if not records then return err end
+  local state = journal.state(records)
+  if not state or #state.completed == 0 or (state.finished and state.result == "ok") then return nil end
+  if state.playbook ~= pb.name then
+    return string.format("the journal %s holds a run of playbook '%s' whose completed steps are still in place: "
+      .. "undo them with that playbook's --rollback, or give another --journal", opts.journal, tostring(state.playbook))
   end
-  if state and state.finished and state.result ~= "ok" and #state.completed > 0 then
-    return usage(string.format("the run journaled in %s left completed steps in place (%s): undo them with --rollback first",
-      opts.journal, state.result))
+  if not state.finished then
+    return string.format("an unfinished run is journaled in %s: continue it with --resume or undo it with --rollback",
+      opts.journal)
   end
+  return string.format("the run journaled in %s left completed steps in place (%s): undo them with --rollback first",
+    opts.journal, state.result)
+end
+
+local function fresh_run(pb, opts, j)
+  local refused = left_in_place(pb, opts)
+  if refused then return usage(refused) end
   local run = new_run(pb, opts)
-  local ok, err = open_journal(run, "w")
-  if not ok then return usage(err) end
+  j:truncate()
+  run.journal = j
   local names = {}
   for i, step in ipairs(pb.steps) do names[i] = step.name end
-  run:record { event = "run_started", playbook = pb.name, vars = opts.shown_vars, steps = names }
+  run:record(opener("run_started", pb, { vars = opts.shown_vars, steps = names }))
   local selected, n = select_steps(pb, opts), 0
   for i = 1, #pb.steps do if selected[i] then n = n + 1 end end
   run.console:start(pb, n)
   return run:execute(1)
+end
+
+-- opts.journal_sync = false: no fsync per record (bench/journal_fsync.lua measures what it costs).
+function runner.run(pb, opts)
+  alaris.shield_interrupts() -- a signal reaches the runner at a wait, where it can roll back, never mid-bookkeeping
+  opts.journal = opts.journal or journal.default_path(pb, opts.vars)
+  if opts.output == "json" then prelude.stdout_to_stderr(true) end -- stdout is for the document alone
+  if opts.dry_run then return dry_run(pb, opts) end
+  if (opts.resume or opts.rollback) and not journal.exists(opts.journal) then
+    return usage(string.format("%s: no journal at %s", opts.resume and "--resume" or "--rollback", opts.journal))
+  end
+  local j, err = journal.open(opts.journal, { sync = opts.journal_sync })
+  if not j then return usage(err) end -- another run holds it, or it cannot be made
+  local mode = opts.resume and resume or opts.rollback and rollback_only or fresh_run
+  local code = mode(pb, opts, j)
+  j:close() -- and the lock with it
+  return code
 end
 
 return runner

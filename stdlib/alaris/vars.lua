@@ -1,11 +1,38 @@
 -- Playbook variables: declarations checked against the values given on the command line (NAME=VALUE, strings to
 -- convert) and in var files (already typed by YAML/JSON). Command-line values win. Returns the typed values, or
--- nil and one line naming the var and why. Secret vars are registered for masking before anything can print them.
+-- nil and one line naming the var and why. Secret vars are registered for masking before anything can print them:
+-- every string inside them, and none shorter than MIN_SECRET (masking "e" would mangle every word with an e).
 local alaris = require "alaris"
 local json = require "alaris.json"
 local log = require "alaris.log"
 
 local vars = {}
+
+local MIN_SECRET = 4
+
+-- Every string (or number) in a secret var's value, a map's and a list's members included.
+local function secret_strings(v, out)
+  out = out or {}
+  if type(v) == "table" then
+    for _, item in pairs(v) do secret_strings(item, out) end
+  elseif type(v) == "string" or type(v) == "number" then
+    out[#out + 1] = tostring(v)
+  end
+  return out
+end
+
+-- Registers a secret var's value; returns nil and why when a part of it is too short to mask safely.
+local function register_secret(name, v)
+  local parts = secret_strings(v)
+  for _, text in ipairs(parts) do
+    if #text < MIN_SECRET then
+      return nil, string.format("var '%s': a secret must be at least %d characters (masking a shorter one would "
+        .. "mangle ordinary words in every output)", name, MIN_SECRET)
+    end
+  end
+  for _, text in ipairs(parts) do alaris.secret(text) end
+  return true
+end
 
 local TYPES = { string = true, number = true, integer = true, boolean = true, list = true, map = true }
 
@@ -89,14 +116,17 @@ function vars.resolve(decls, given, file)
     local d = decls[name]
     local kind = d.type or "string"
     local v
+    local short
     if given[name] ~= nil then
-      if d.secret then alaris.secret(given[name]) end
+      if d.secret then _, short = register_secret(name, given[name]) end
+      if short then return nil, short end
       v = from_text(kind, given[name])
       if v == nil then
         return nil, string.format("var '%s': %s is not a valid %s", name, d.secret and "the value" or describe(given[name]), kind)
       end
     elseif file and file[name] ~= nil then
-      if d.secret and type(file[name]) == "string" then alaris.secret(file[name]) end
+      if d.secret then _, short = register_secret(name, file[name]) end
+      if short then return nil, short end
       v = typed(kind, file[name])
       if v == nil then
         return nil, string.format("var '%s': %s in the var file is not a valid %s", name,
@@ -107,6 +137,9 @@ function vars.resolve(decls, given, file)
     elseif d.required then
       return nil, string.format("var '%s' is required%s", name, d.description and (": " .. d.description) or "")
     end
+    if kind == "string" and type(v) == "string" and v:find("\0", 1, true) then
+      return nil, string.format("var '%s': contains a NUL byte", name)
+    end
     if v ~= nil and d.pattern and kind == "string" then
       local ok, err = alaris.regex_match(d.pattern, v)
       if ok == nil then error(string.format("var '%s': %s", name, err), 0) end
@@ -114,10 +147,24 @@ function vars.resolve(decls, given, file)
         return nil, string.format("var '%s': %s does not match %s", name, d.secret and "the value" or describe(v), d.pattern)
       end
     end
-    if v ~= nil and d.secret then alaris.secret(tostring(v)) end
+    if v ~= nil and d.secret then
+      _, short = register_secret(name, v)
+      if short then return nil, short end
+    end
     values[name] = v
   end
   return values
+end
+
+-- Raises when `value` (a decoded var file) is larger than `limit` bytes once its aliases are expanded.
+function vars.check_expanded_size(value, limit)
+  local left = limit
+  local function walk(v)
+    left = left - (type(v) == "string" and #v + 8 or 8)
+    if left < 0 then error(string.format("larger than %d bytes once its aliases are expanded", limit), 0) end
+    if type(v) == "table" then for _, item in pairs(v) do walk(item) end end
+  end
+  walk(value)
 end
 
 -- The vars as they may be shown: secrets replaced by ***.

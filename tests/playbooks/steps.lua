@@ -19,6 +19,7 @@ local function step(name, tags)
     run = function(ctx)
       trace(ctx, "start " .. name)
       if ctx.vars.slow == name then alaris.sleep(ctx.vars.sleep) end
+      if ctx.vars.fds == name then os.execute("ls -l /proc/self/fd/ >" .. ctx.vars.trace .. ".fds 2>&1") end
       if ctx.vars.flaky == name then
         local f = io.open(ctx.vars.trace .. ".attempts", "a+")
         local seen = #f:read("a")
@@ -46,6 +47,9 @@ local function step(name, tags)
     end,
     rollback = function(ctx, out)
       trace(ctx, "undo " .. name .. " " .. tostring(out and out.step))
+      if out and out.password ~= nil then
+        trace(ctx, "undo " .. name .. " got the password " .. (out.password == ctx.vars.password and "in clear" or "altered"))
+      end
       if ctx.vars.slow_rollback == name then alaris.sleep(ctx.vars.sleep) end
       if ctx.vars.rollback_fail == name then error("cannot undo " .. name) end
     end,
@@ -67,6 +71,7 @@ return playbook {
     sleep = { type = "number", default = 30 },
     rollback_fail = { description = "the step whose rollback fails" },
     leak = { description = "the step that prints, raises and returns the password" },
+    fds = { description = "the step that lists the descriptors a child process inherits (in TRACE.fds)" },
     password = { secret = true, default = "s3cr3t-default-pw" },
     tenant = { pattern = "^[a-z][a-z0-9-]{0,40}$", default = "acme" },
     count = { type = "integer", default = 1 },
