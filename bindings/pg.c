@@ -473,12 +473,6 @@ static int conn_quote_literal(lua_State *L) {
   return push_escaped(L, check_open(L, 1)->conn, PQescapeLiteral, 2);
 }
 
-/* pg.error(code, message) -> an error value like the ones this module returns (for the Lua overlay). */
-static int l_error(lua_State *L) {
-  alaris_error_push(L, luaL_checkstring(L, 1), "%s", luaL_checkstring(L, 2));
-  return 1;
-}
-
 /* --- module --------------------------------------------------------------------------------------------------- */
 
 static const luaL_Reg conn_methods[] = {
@@ -497,7 +491,6 @@ static const luaL_Reg functions[] = {
     {"connect", pg_connect},
     {"quote_ident", l_quote_ident},
     {"quote_literal", l_quote_literal},
-    {"error", l_error},
     {NULL, NULL},
 };
 

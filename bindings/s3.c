@@ -133,27 +133,10 @@ static int l_xml_escape(lua_State *L) {
   return 1;
 }
 
-/* core.error(code, message [, fields]) -> an alaris error value (tostring gives the message) with fields copied */
-static int l_error(lua_State *L) {
-  const char *code = luaL_checkstring(L, 1);
-  const char *message = luaL_checkstring(L, 2);
-  alaris_error_push(L, code, "%s", message);
-  if (lua_istable(L, 3)) {
-    lua_pushnil(L);
-    while (lua_next(L, 3)) {
-      lua_pushvalue(L, -2);
-      lua_insert(L, -2);
-      lua_settable(L, -4);
-    }
-  }
-  return 1;
-}
-
 int luaopen_alaris_s3_core(lua_State *L) {
   static const luaL_Reg functions[] = {
       {"parse_xml", l_parse_xml},
       {"xml_escape", l_xml_escape},
-      {"error", l_error},
       {NULL, NULL},
   };
   if (luaL_newmetatable(L, PARSER_TYPE)) {

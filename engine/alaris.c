@@ -1,5 +1,6 @@
 /* The core module `alaris`: tasks on the event loop (spawn, wait, cancel, sleep, wait_fd), time, the interrupt
  * flag and the secret registry. Scheduling policy (parallel, for_each) is Lua, in stdlib/alaris/playbook.lua. */
+#include "errors.h"
 #include "host.h"
 #include "secrets.h"
 #include "task.h"
@@ -10,46 +11,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#define TASK_TYPE "alaris.task"
-
-static int next_task_id;
-
-alaris_task *alaris_task_new(lua_State *L, int nargs) {
-  int base = lua_gettop(L) - nargs;
-  alaris_task *t = lua_newuserdatauv(L, sizeof *t, ALARIS_TASK_NUSER);
-  memset(t, 0, sizeof *t);
-  luaL_setmetatable(L, TASK_TYPE);
-  lua_State *co = lua_newthread(L);
-  lua_setiuservalue(L, -2, ALARIS_TASK_THREAD);
-  t->co = co;
-  *(alaris_task **)lua_getextraspace(co) = t;
-  lua_insert(L, base);         /* task, fn, args... */
-  lua_xmove(L, co, nargs + 1); /* fn and args go to the coroutine */
-  t->nargs = nargs;
-  t->state = TASK_RUNNABLE;
-  t->reason = ALARIS_READY;
-  t->deadline = -1;
-  t->id = ++next_task_id;
-  lua_pushvalue(L, -1);
-  t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  alaris_loop_add_task(t);
-  return t;
-}
-
-void alaris_task_store(lua_State *L, alaris_task *t, int slot) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
-  lua_insert(L, -2);
-  lua_setiuservalue(L, -2, slot);
-  lua_pop(L, 1);
-}
-
-void alaris_task_release(lua_State *L, alaris_task *t) {
-  luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
-  t->ref = LUA_NOREF;
-}
-
 static alaris_task *check_task(lua_State *L, int arg) {
-  return luaL_checkudata(L, arg, TASK_TYPE);
+  return luaL_checkudata(L, arg, ALARIS_TASK_TYPE);
 }
 
 /* true, results... | false, err, traceback */
@@ -82,11 +45,8 @@ static int wait_k(lua_State *L, int status, lua_KContext ctx) {
   (void)ctx;
   if (alaris_resume_reason(L) == ALARIS_CANCELLED)
     return alaris_raise_cancelled(L);
-  if (check_task(L, 1)->state != TASK_DONE) {
-    lua_pushnil(L);
-    lua_pushliteral(L, "timeout");
-    return 2;
-  }
+  if (check_task(L, 1)->state != TASK_DONE)
+    return alaris_fail(L, "timeout", "wait: the task did not end in time");
   return push_outcome(L, 1);
 }
 
@@ -134,18 +94,15 @@ static int wait_fd_k(lua_State *L, int status, lua_KContext ctx) {
   int reason = alaris_resume_reason(L);
   if (reason == ALARIS_CANCELLED)
     return alaris_raise_cancelled(L);
-  if (reason == ALARIS_TIMEOUT) {
-    lua_pushnil(L);
-    lua_pushliteral(L, "timeout");
-    return 2;
-  }
+  if (reason == ALARIS_TIMEOUT)
+    return alaris_fail(L, "timeout", "wait_fd: timed out");
   short rev = alaris_revents(L);
   int r = (rev & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) != 0, w = (rev & (POLLOUT | POLLERR | POLLNVAL)) != 0;
   lua_pushstring(L, r && w ? "rw" : r ? "r" : "w");
   return 1;
 }
 
-/* alaris.wait_fd(fd, "r"|"w"|"rw" [, timeout]) -> "r"|"w"|"rw" | nil, "timeout" */
+/* alaris.wait_fd(fd, "r"|"w"|"rw" [, timeout]) -> "r"|"w"|"rw" | nil, err (err.code "timeout") */
 static int l_wait_fd(lua_State *L) {
   int fd = (int)luaL_checkinteger(L, 1);
   const char *mode = luaL_checkstring(L, 2);
@@ -211,7 +168,7 @@ typedef struct notifier {
   int pending;         /* notified while nobody waited: the next wait returns at once */
 } notifier;
 
-/* alaris.notifier() -> n, with n:wait([timeout]) -> true | nil, "timeout" and n:notify() */
+/* alaris.notifier() -> n, with n:wait([timeout]) -> true | nil, err (err.code "timeout") and n:notify() */
 static int l_notifier(lua_State *L) {
   notifier *n = lua_newuserdatauv(L, sizeof *n, 0);
   n->waiter = NULL;
@@ -228,11 +185,8 @@ static int notifier_wait_k(lua_State *L, int status, lua_KContext ctx) {
   int reason = alaris_resume_reason(L);
   if (reason == ALARIS_CANCELLED)
     return alaris_raise_cancelled(L);
-  if (reason == ALARIS_TIMEOUT && !n->pending) {
-    lua_pushnil(L);
-    lua_pushliteral(L, "timeout");
-    return 2;
-  }
+  if (reason == ALARIS_TIMEOUT && !n->pending)
+    return alaris_fail(L, "timeout", "notifier: not notified in time");
   n->pending = 0;
   lua_pushboolean(L, 1);
   return 1;
@@ -318,6 +272,8 @@ static const luaL_Reg task_methods[] = {
 
 static const luaL_Reg functions[] = {
     {"spawn", l_spawn},
+    {"error", alaris_error_new},
+    {"is_error", alaris_error_is},
     {"notifier", l_notifier},
     {"wait", l_wait},
     {"cancel", l_cancel},
@@ -337,7 +293,7 @@ static const luaL_Reg functions[] = {
 };
 
 int luaopen_alaris(lua_State *L) {
-  if (luaL_newmetatable(L, TASK_TYPE)) {
+  if (luaL_newmetatable(L, ALARIS_TASK_TYPE)) {
     luaL_newlib(L, task_methods);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, task_tostring);

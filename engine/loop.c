@@ -97,12 +97,50 @@ static void drain_wake_pipe(void) {
 /* --- tasks -------------------------------------------------------------------------------------------------- */
 
 /* Tasks run in the order they were spawned. */
-void alaris_loop_add_task(alaris_task *t) {
+static void add_task(alaris_task *t) {
   alaris_task **p = &the_loop.tasks;
   while (*p)
     p = &(*p)->next;
   t->next = NULL;
   *p = t;
+}
+
+/* A task's whole life is in this file: created here, resumed, finished (its outcome kept in its user values) and
+ * released from the registry; the core module (alaris.c) only gives it its Lua API. */
+static int next_task_id;
+
+alaris_task *alaris_task_new(lua_State *L, int nargs) {
+  int base = lua_gettop(L) - nargs;
+  alaris_task *t = lua_newuserdatauv(L, sizeof *t, ALARIS_TASK_NUSER);
+  memset(t, 0, sizeof *t);
+  luaL_setmetatable(L, ALARIS_TASK_TYPE);
+  lua_State *co = lua_newthread(L);
+  lua_setiuservalue(L, -2, ALARIS_TASK_THREAD);
+  t->co = co;
+  *(alaris_task **)lua_getextraspace(co) = t;
+  lua_insert(L, base);         /* task, fn, args... */
+  lua_xmove(L, co, nargs + 1); /* fn and args go to the coroutine */
+  t->nargs = nargs;
+  t->state = TASK_RUNNABLE;
+  t->reason = ALARIS_READY;
+  t->deadline = -1;
+  t->id = ++next_task_id;
+  lua_pushvalue(L, -1);
+  t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  add_task(t);
+  return t;
+}
+
+static void task_store(lua_State *L, alaris_task *t, int slot) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
+  lua_insert(L, -2);
+  lua_setiuservalue(L, -2, slot);
+  lua_pop(L, 1);
+}
+
+static void task_release(lua_State *L, alaris_task *t) {
+  luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
+  t->ref = LUA_NOREF;
 }
 
 static void unlink_task(alaris_task *t) {
@@ -152,19 +190,19 @@ static void finish(lua_State *L, alaris_task *t, int status, int nres) {
       lua_rawseti(L, -2, i);
     }
     t->nresults = nres;
-    alaris_task_store(L, t, ALARIS_TASK_RESULTS); /* pops */
+    task_store(L, t, ALARIS_TASK_RESULTS); /* pops */
   } else {
     const char *msg = lua_tostring(co, -1);
     luaL_traceback(L, co, msg ? msg : "(error object)", 0);
-    alaris_task_store(L, t, ALARIS_TASK_TRACEBACK);
+    task_store(L, t, ALARIS_TASK_TRACEBACK);
     lua_xmove(co, L, 1); /* the error value */
-    alaris_task_store(L, t, ALARIS_TASK_ERROR);
+    task_store(L, t, ALARIS_TASK_ERROR);
     lua_resetthread(co); /* an error does not unwind: close the pending to-be-closed variables now */
   }
   lua_settop(co, 0);
   unlink_task(t);
   wake_joiners(t);
-  alaris_task_release(L, t);
+  task_release(L, t);
 }
 
 static void resume(lua_State *L, alaris_task *t) {
@@ -412,7 +450,7 @@ int alaris_loop_run(lua_State *L, alaris_task *root) {
     unlink_task(t);
     t->state = TASK_DONE;
     lua_resetthread(t->co); /* lua_closethread from 5.4.6 on */
-    alaris_task_release(L, t);
+    task_release(L, t);
   }
   the_loop.root = NULL;
   return root->ok;

@@ -34,13 +34,16 @@ int main(int argc, char **argv) {
   lua_State *L = alaris_host_new(argv[0]);
   if (!L)
     return 2;
+  lua_pushcfunction(L, alaris_host_traceback);
+  int handler = lua_gettop(L);
   lua_getglobal(L, "require");
   lua_pushliteral(L, "alaris.cli");
-  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-    fprintf(stderr, "alaris-run: %s\n", lua_tostring(L, -1));
+  if (lua_pcall(L, 1, 1, handler) != LUA_OK) { /* a broken install: say where, with the traceback */
+    fprintf(stderr, "alaris-run: cannot load the command line (alaris.cli): %s\n", luaL_tolstring(L, -1, NULL));
     lua_close(L);
     return 2;
   }
+  lua_remove(L, handler);
   lua_getfield(L, -1, "main");
   lua_createtable(L, argc, 0);
   for (int i = 0; i < argc; i++) {

@@ -1,9 +1,12 @@
 /* Tasks as the loop and the core module share them (bindings use only loop.h). A task is a full userdata of type
- * "alaris.task" that owns its coroutine; the loop keeps it alive in the registry until it ends. */
+ * "alaris.task" that owns its coroutine; the loop keeps it alive in the registry until it ends. Its lifecycle
+ * (creation, resumption, outcome, release) is engine/loop.c's alone. */
 #ifndef ALARIS_TASK_H
 #define ALARIS_TASK_H
 
 #include "loop.h"
+
+#define ALARIS_TASK_TYPE "alaris.task"
 
 enum task_state { TASK_RUNNABLE, TASK_RUNNING, TASK_WAIT_FD, TASK_SUSPENDED, TASK_WAIT_TASK, TASK_DONE };
 
@@ -26,16 +29,13 @@ struct alaris_task {
   alaris_task *next;
 };
 
-void alaris_loop_add_task(alaris_task *t);
 void alaris_task_cancel(alaris_task *t, const char *why);
 int alaris_wait_task(lua_State *L, alaris_task *target, double timeout, lua_KFunction k, lua_KContext ctx);
 int alaris_loop_run(lua_State *L, alaris_task *root);
 int alaris_interrupted(void);
 int alaris_interrupt_signal(void);
 
-/* engine/alaris.c */
-alaris_task *alaris_task_new(lua_State *L, int nargs); /* function and nargs arguments on top of L; pushes the task */
-void alaris_task_store(lua_State *L, alaris_task *t, int slot); /* pops a value into a user value slot */
-void alaris_task_release(lua_State *L, alaris_task *t);
+/* A new runnable task: the function and nargs arguments on top of L move to its coroutine; pushes the task. */
+alaris_task *alaris_task_new(lua_State *L, int nargs);
 
 #endif

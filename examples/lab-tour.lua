@@ -138,7 +138,7 @@ return playbook {
         must(tenant:delete(bucket_name(ctx), key))
         if body ~= "written by alaris" then error("read back " .. #body .. " bytes, not what was written") end
         local _, err = tenant:put(bucket_name(ctx) .. "-elsewhere", key, "x")
-        if not err or err.code ~= "AccessDenied" then
+        if not err or err.code ~= "forbidden" then
           error("the tenant's key was not refused on another bucket: " .. tostring(err or "it was allowed"))
         end
         return { checked = key }

@@ -13,10 +13,43 @@ T.test("spawn and wait return the task's results or its error with a traceback",
   T.contains(tb, "stack traceback")
 end)
 
-T.test("wait with a timeout gives nil, 'timeout' and leaves the task running", function()
+-- The timeouts of every wait are error values with code "timeout", never a bare string.
+local function assert_timeout(ok, err)
+  T.eq(ok, nil)
+  T.ok(alaris.is_error(err), "an alaris error value")
+  T.eq(err.code, "timeout")
+  T.contains(tostring(err), "in time")
+end
+
+T.test("wait with a timeout gives nil, err (code timeout) and leaves the task running", function()
   local t = alaris.spawn(function() alaris.sleep(0.3); return "late" end)
-  T.eq({ alaris.wait(t, 0.05) }, { nil, "timeout" })
+  assert_timeout(alaris.wait(t, 0.05))
   T.eq({ t:wait() }, { true, "late" })
+end)
+
+T.test("alaris.error makes the one error value: fields, code and message win, tostring is one line", function()
+  local err = alaris.error("not_found", "no such\nthing\r\n  here", { status = 404, reason = "NotFound", code = "x" })
+  T.ok(alaris.is_error(err))
+  T.eq(err.code, "not_found")
+  T.eq(err.status, 404)
+  T.eq(err.reason, "NotFound")
+  T.eq(err.message, "no such\nthing\r\n  here", "the message is kept as given")
+  T.eq(tostring(err), "no such thing   here")
+  T.eq(getmetatable(err), getmetatable(alaris.error("timeout", "t")), "one metatable for every error")
+  T.ok(not alaris.is_error({ code = "x", message = "y" }))
+  T.ok(not alaris.is_error("timeout"))
+  T.ok(not alaris.is_error(nil))
+  T.raises(function() alaris.error(nil, "m") end, "string expected")
+  T.raises(function() alaris.error("c", "m", "fields") end, "table expected")
+end)
+
+T.test("errors from the bindings are alaris errors too", function()
+  local socket = require "alaris.socket"
+  local listener = assert(socket.listen("127.0.0.1", 0))
+  local _, err = listener:accept(0.01)
+  T.ok(alaris.is_error(err))
+  T.eq(getmetatable(err), getmetatable(alaris.error("timeout", "t")))
+  listener:close()
 end)
 
 T.test("cancel raises inside the task at its wait, once", function()
@@ -37,7 +70,7 @@ end)
 
 T.test("a notifier wakes the task waiting on it; a notify with nobody waiting is kept", function()
   local n = alaris.notifier()
-  T.eq({ n:wait(0.05) }, { nil, "timeout" })
+  assert_timeout(n:wait(0.05))
   n:notify()
   T.eq(n:wait(0), true, "kept for the next wait")
   local woke_at
@@ -103,7 +136,7 @@ T.test("regex_match uses POSIX extended expressions", function()
 end)
 
 T.test("a descriptor wait that times out returns nil, err; the descriptor becoming ready resumes the operation", function()
-  local sockets = require "alaris.k8s.core" -- the k8s binding's non-blocking TCP listener and sockets
+  local sockets = require "alaris.socket" -- a non-blocking TCP listener and its sockets
   local listener = assert(sockets.listen("127.0.0.1", 0))
   local started = alaris.now()
   local none, err = listener:accept(0.1)

@@ -3,7 +3,7 @@
 local T = require "testing"
 local alaris = require "alaris"
 local digitalocean = require "alaris.digitalocean"
-local core = require "alaris.digitalocean.core"
+local escape = require("alaris.escape").escape
 
 local TOKEN = "dop_v1_" .. string.rep("5eed", 16)
 
@@ -16,12 +16,12 @@ local function run_child(script, vars)
   return T.run(table.concat(env, " ") .. " " .. T.sh_quote(T.alaris_run) .. " " .. T.sh_quote(path))
 end
 
-T.test("core.escape percent-encodes everything but RFC 3986 unreserved bytes", function()
-  T.eq(core.escape("AZaz09-._~"), "AZaz09-._~")
-  T.eq(core.escape("a b/c?d=e&f+g%"), "a%20b%2Fc%3Fd%3De%26f%2Bg%25")
-  T.eq(core.escape("é\0"), "%C3%A9%00")
-  T.eq(core.escape(""), "")
-  T.raises(function() core.escape({}) end, "string expected")
+T.test("alaris.escape percent-encodes everything but RFC 3986 unreserved bytes", function()
+  T.eq(escape("AZaz09-._~"), "AZaz09-._~")
+  T.eq(escape("a b/c?d=e&f+g%"), "a%20b%2Fc%3Fd%3De%26f%2Bg%25")
+  T.eq(escape("é\0"), "%C3%A9%00")
+  T.eq(escape(""), "")
+  T.raises(function() escape({}) end, "string expected")
 end)
 
 T.test("encode_query sorts keys, repeats list values and encodes components", function()
@@ -66,7 +66,7 @@ T.test("DIGITALOCEAN_API_URL points the client elsewhere; a URL that is not http
     print(dc, err.code, err.message)
   ]], { DIGITALOCEAN_ACCESS_TOKEN = TOKEN, DIGITALOCEAN_API_URL = "http://127.0.0.1:9/proxy/" })
   T.eq(code, 0)
-  T.eq(out, "http://127.0.0.1:9/proxy\nnil\tconfig\tAPI URL 'ftp://example.com' is not an http(s) URL\n")
+  T.eq(out, "http://127.0.0.1:9/proxy\nnil\tconfig\tDigitalOcean API: API URL 'ftp://example.com' is not an http(s) URL\n")
 end)
 
 T.test("the token is never in the client's fields or its tostring", function()
@@ -116,13 +116,14 @@ T.test("misuse raises: bad options, helpers without their required arguments", f
   T.raises(function() digitalocean.Client.get({}, "/v2/account") end, "expected a client")
 end)
 
-T.test("error values: fields, and tostring as one line with method, path, status, id and request id", function()
+T.test("error values: fields, and a message of one line with method, path, status, id and request id", function()
   local dc = assert(digitalocean.client { token = TOKEN, api_url = "http://127.0.0.1:9" })
   local _, err = dc:fail("not_found", "no such\nthing", { status = 404, id = "not_found", method = "GET",
                                                           path = "/v2/x", request_id = "r-1" })
   T.ok(digitalocean.is_error(err))
-  T.eq(err.message, "no such thing")
-  T.eq(tostring(err), "DigitalOcean API: GET /v2/x: 404 not_found: no such thing (request r-1)")
+  T.ok(alaris.is_error(err), "the one error value of alaris")
+  T.eq(err.message, "DigitalOcean API: GET /v2/x: 404 not_found: no such thing (request r-1)")
+  T.eq(tostring(err), err.message)
   T.eq(digitalocean.urn("kubernetes", "abc"), "do:kubernetes:abc")
 end)
 

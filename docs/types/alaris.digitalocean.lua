@@ -1,14 +1,15 @@
 ---@meta
 -- LuaLS type stubs for `alaris.digitalocean` (stdlib/alaris/digitalocean.lua and stdlib/alaris/digitalocean/*.lua
--- over bindings/digitalocean.c): a client for DigitalOcean's API v2 and its helpers (DOKS, registry, projects,
+-- over alaris.http): a client for DigitalOcean's API v2 and its helpers (DOKS, registry, projects,
 -- volumes, Spaces keys). For editors only; tests/types_test.lua checks it against the real module and a client.
 
----For an answer from DO, `code` is DO's `id` (`"not_found"`, `"unprocessable_entity"`, `"too_many_requests"`,
----...; `"http_<status>"` without one); for a transport failure `alaris.http`'s code. Helpers add `"config"`,
+---For an answer from DO, `code` is the code of its status (`"not_found"`, `"invalid"`, `"rate_limited"`, ...) and
+---`reason` and `id` DO's `id` (`"unprocessable_entity"`, ...); for a transport failure `alaris.http`'s code. Helpers add `"config"`,
 ---`"timeout"`, `"cluster_failed"`, `"invalid_version"`, `"conflict"`, `"not_assigned"`, `"invalid_response"`.
 ---@class alaris.digitalocean.Error: alaris.Error
 ---@field status? integer the HTTP status of an answer from DO
----@field id? string DO's `id`
+---@field id? string DO's `id` (also `reason`)
+---@field server_message? string DO's `message`
 ---@field request_id? string
 ---@field method? string
 ---@field path? string the request's path, without query
@@ -297,12 +298,6 @@ function Client:observe_rate(headers) end
 ---Internal: spreads requests out when the rate-limit budget is low.
 ---@private
 function Client:throttle() end
-
----Internal: the delay before retry `attempt`.
----@private
----@param attempt integer
----@return number
-function Client:backoff_delay(attempt) end
 
 ---Internal: one request with the retry and rate-limit policy.
 ---@private

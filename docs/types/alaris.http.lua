@@ -14,10 +14,17 @@
 ---@field http_version "1.0"|"1.1"|"2"
 ---@field aborted? true when `on_data` returned `false`
 
+---The one retry policy of alaris; the clients (k8s, digitalocean, s3) configure it.
 ---@class alaris.http.Retry
 ---@field attempts? integer attempts in all (default 3)
 ---@field backoff? number seconds (default 0.2), doubled each attempt, with jitter
----@field max_delay? number seconds (default 30); a longer `Retry-After` returns the response instead
+---@field max_delay? number seconds (default 30): the longest backoff
+---@field max_wait? number seconds (default `max_delay`); a longer `Retry-After` returns the response instead
+---@field statuses? integer[] statuses worth another attempt (default `{429, 502, 503, 504}`)
+---@field errors? string[] error codes worth another attempt (default `{"connect", "reset"}`)
+---@field refused? integer[] statuses meaning the server did not act: retried for every method (default `{429}`)
+---@field idempotent? boolean true: the caller says the request may be repeated whatever its method
+---@field budget? number seconds from the first attempt after which no attempt starts
 
 ---@class alaris.http.Request
 ---@field url string `http://` or `https://`, sent as given
@@ -46,6 +53,31 @@ local http = {}
 ---@return alaris.http.Response|nil response
 ---@return alaris.http.Error|nil err
 function http.request(opts) end
+
+---A query string without `?`: a table name -> value (names sorted, a list value repeats its name, `false` left out),
+---a list of `{name, value}` pairs (in order; no value: the bare name), or a string taken as already encoded.
+---@param params? table|string
+---@return string
+function http.query(params) end
+
+---`s` with every byte but `A-Z a-z 0-9 - . _ ~` as `%XX` (RFC 3986).
+---@param s string
+---@return string
+function http.escape(s) end
+
+---The error code every client gives a failed answer with this status: `"not_found"` (404, 410), `"conflict"`
+---(409, 412), `"forbidden"`, `"unauthorized"`, `"invalid"` (400, 422, ...), `"rate_limited"` (429), `"unavailable"`
+---(502-504), `"server_error"` (other 5xx), else `"http_<status>"`.
+---@param status integer
+---@return string
+function http.status_code(status) end
+
+---Seconds to wait before retry `attempt`: between half and all of `base * 2^(attempt-1)`, capped at `cap`.
+---@param attempt integer
+---@param base number
+---@param cap number
+---@return number
+function http.backoff(attempt, base, cap) end
 
 ---The number of requests holding a libcurl handle (0 when none is in flight).
 ---@return integer

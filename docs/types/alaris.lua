@@ -3,21 +3,25 @@
 -- registry, plus alaris.Error, the error value every module returns for expected failures.
 -- For editors only: never loaded at run time. tests/types_test.lua checks it against the real module.
 
----The error value of an expected failure: functions return `nil, err`. `tostring(err)` is `err.message`.
----Each module adds fields of its own (see `alaris.http.Error`, `alaris.pg.Error`, `alaris.k8s.Error`, ...).
+---The one error value of alaris (`alaris.error`): functions return `nil, err` for expected failures.
+---`tostring(err)` is `err.message` on one line. Every module uses the same `code` for the same condition (the
+---list is in docs/modules/alaris.md); each adds fields of its own (`alaris.http.Error`, `alaris.pg.Error`, ...).
 ---@class alaris.Error
----@field code string machine-readable, e.g. `"timeout"`, `"connect"`, `"invalid_json"`, `"sql"`, `"NoSuchKey"`
----@field message string one line for people
+---@field code string machine-readable: `"timeout"`, `"not_found"`, `"conflict"`, `"forbidden"`, `"connect"`, ...
+---@field message string for people
+---@field status? integer the HTTP status of an answer
+---@field reason? string the service's own word for the failure (`"AlreadyExists"`, `"NoSuchKey"`, ...)
+---@field details? any what the service said beyond the message
 
 ---A task: a Lua coroutine scheduled by the event loop (`alaris.spawn`).
 ---@class alaris.Task
 local Task = {}
 
 ---Waits until the task ends: `true, results...` when it returned, `false, err, traceback` when it raised,
----`nil, "timeout"` when `timeout` seconds passed first (the task goes on).
+---`nil, err` (`err.code == "timeout"`) when `timeout` seconds passed first (the task goes on).
 ---@param timeout? number seconds
 ---@return boolean|nil ok
----@return any ... the task's results, or its error and traceback, or `"timeout"`
+---@return any ... the task's results, or its error and traceback, or the timeout error
 function Task:wait(timeout) end
 
 ---Raises `why` inside the task at its current or next wait (delivered once).
@@ -35,7 +39,7 @@ local Notifier = {}
 ---Suspends the calling task until `notify` (at once when a notify came while nobody waited).
 ---@param timeout? number seconds
 ---@return true|nil ok
----@return "timeout"|nil reason
+---@return alaris.Error|nil err `err.code == "timeout"`
 function Notifier:wait(timeout) end
 
 ---Wakes the task waiting on this notifier, or lets the next `wait` return at once.
@@ -60,13 +64,25 @@ function alaris.sleep(s) end
 ---Lets the other runnable tasks run, then continues.
 function alaris.yield() end
 
+---A new error value: the `fields` are copied, then `code` and `message` set.
+---@param code string
+---@param message string
+---@param fields? table e.g. `{status = 404, reason = "NotFound"}`
+---@return alaris.Error
+function alaris.error(code, message, fields) end
+
+---Whether `v` is an error value (made by `alaris.error` or by any module).
+---@param v any
+---@return boolean
+function alaris.is_error(v) end
+
 ---Starts `fn(...)` as a new task.
 ---@param fn fun(...): any
 ---@param ... any
 ---@return alaris.Task
 function alaris.spawn(fn, ...) end
 
----Waits for a task: `true, results...` | `false, err, traceback` | `nil, "timeout"`.
+---Waits for a task: `true, results...` | `false, err, traceback` | `nil, err` (`err.code == "timeout"`).
 ---@param task alaris.Task
 ---@param timeout? number seconds
 ---@return boolean|nil ok
@@ -87,7 +103,7 @@ function alaris.notifier() end
 ---@param mode "r"|"w"|"rw"
 ---@param timeout? number seconds
 ---@return "r"|"w"|"rw"|nil ready
----@return "timeout"|nil reason
+---@return alaris.Error|nil err `err.code == "timeout"`
 function alaris.wait_fd(fd, mode, timeout) end
 
 ---True once SIGINT or SIGTERM arrived.

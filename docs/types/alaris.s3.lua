@@ -2,8 +2,9 @@
 -- LuaLS type stubs for `alaris.s3` (stdlib/alaris/s3.lua over bindings/s3.c): a client for DigitalOcean Spaces and
 -- S3-compatible stores. For editors only; tests/types_test.lua checks it against the real module and a client.
 
----S3's code from its XML answer (`NoSuchKey`, `NoSuchBucket`, `BucketNotEmpty`, `AccessDenied`, ...), or
----`"config"`, `"io"`, `"xml"`; transport failures are `alaris.http` errors (`timeout`, `connect`, ...).
+---For an S3 answer `code` is the code of its status (`"not_found"`, `"forbidden"`, `"conflict"`, ...) and `reason`
+---S3's code from its XML (`NoSuchKey`, `NoSuchBucket`, `BucketNotEmpty`, `AccessDenied`, ...); also `"config"`,
+---`"io"`, `"xml"`; transport failures are `alaris.http` errors (`timeout`, `connect`, ...).
 ---@class alaris.s3.Error: alaris.Error
 ---@field status? integer the HTTP status of an S3 answer
 ---@field request_id? string

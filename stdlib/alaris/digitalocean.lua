@@ -6,14 +6,11 @@
 local alaris = require "alaris"
 local http = require "alaris.http"
 local json = require "alaris.json"
-local core = require "alaris.digitalocean.core"
 
 local digitalocean = {}
 
 local DEFAULT_API_URL = "https://api.digitalocean.com"
-local IDEMPOTENT = { GET = true, HEAD = true, PUT = true, DELETE = true }
-local RETRY_ERRORS = { connect = true, reset = true } -- the request never reached DO, or its answer was lost
-local MAX_RATE_RETRIES = 10
+local RETRY_ERRORS = { "connect", "reset" } -- the request never reached DO, or its answer was lost
 local DEFAULTS = {
   timeout = 60,         -- seconds per attempt
   attempts = 5,         -- for 5xx and dropped connections (idempotent requests only)
@@ -25,30 +22,27 @@ local DEFAULTS = {
 
 -- ---- errors ----
 
-local Error = {}
-Error.__index = Error
-
--- One line: what was asked, what DO answered (its id and message) and the request id to quote to DO's support.
-function Error:__tostring()
-  local line = "DigitalOcean API"
-  if self.method then line = line .. ": " .. self.method .. " " .. self.path end
-  if self.status then line = string.format("%s: %d %s", line, self.status, self.id or "") end
-  line = line .. ": " .. tostring(self.message)
-  if self.request_id then line = line .. " (request " .. self.request_id .. ")" end
-  return line
-end
-
 local function one_line(s)
   return (tostring(s):gsub("[\r\n]+", " "):gsub("%s+$", ""))
 end
 
--- An error value: code (machine-readable), message; status, id, request_id for answers from DO.
-local function new_error(code, message, fields)
-  local err = setmetatable(fields or {}, Error)
-  err.code, err.message = code, one_line(message)
-  return err
+-- One line: what was asked, what DO answered (its id and message) and the request id to quote to DO's support.
+local function error_line(message, fields)
+  local line = "DigitalOcean API"
+  if fields.method then line = line .. ": " .. fields.method .. " " .. fields.path end
+  if fields.status then line = string.format("%s: %d %s", line, fields.status, fields.id or "") end
+  line = line .. ": " .. one_line(message)
+  if fields.request_id then line = line .. " (request " .. fields.request_id .. ")" end
+  return line
 end
-digitalocean.is_error = function(v) return getmetatable(v) == Error end
+
+-- An alaris error value: code (machine-readable), message (the whole line); status, reason and id (DO's id),
+-- server_message, request_id for answers from DO.
+local function new_error(code, message, fields)
+  fields = fields or {}
+  return alaris.error(code, error_line(message, fields), fields)
+end
+digitalocean.is_error = alaris.is_error
 
 local function http_error(method, path, resp)
   local body = resp.body ~= "" and json.decode(resp.body)
@@ -56,9 +50,9 @@ local function http_error(method, path, resp)
   local id = type(body.id) == "string" and body.id or ("http_" .. resp.status)
   local message = type(body.message) == "string" and body.message or ("HTTP status " .. resp.status)
   local request_id = type(body.request_id) == "string" and body.request_id or resp.headers["x-request-id"]
-  return new_error(id, message, {
-    status = resp.status, id = id, request_id = request_id, method = method, path = path,
-    retry_after = tonumber(resp.headers["retry-after"]),
+  return new_error(http.status_code(resp.status), message, {
+    status = resp.status, id = id, reason = id, server_message = one_line(message), request_id = request_id,
+    method = method, path = path, retry_after = tonumber(resp.headers["retry-after"]),
   })
 end
 
@@ -142,36 +136,8 @@ end
 
 -- ---- URLs ----
 
--- "a=1&b=x%20y" from a table (keys sorted; a list value repeats its key) or a string taken as already encoded.
-local function encode_query(query)
-  if query == nil then return "" end
-  if type(query) == "string" then return query end
-  if type(query) ~= "table" then error("digitalocean: query must be a table or a string", 4) end
-  local keys = {}
-  for k in pairs(query) do
-    if type(k) ~= "string" then error("digitalocean: query keys must be strings", 4) end
-    keys[#keys + 1] = k
-  end
-  table.sort(keys)
-  local parts = {}
-  local function add(k, v)
-    if type(v) ~= "string" and type(v) ~= "number" and type(v) ~= "boolean" then
-      error("digitalocean: query parameter " .. k .. " must be a string, number or boolean", 5)
-    end
-    parts[#parts + 1] = core.escape(k) .. "=" .. core.escape(tostring(v))
-  end
-  for _, k in ipairs(keys) do
-    local v = query[k]
-    if type(v) == "table" then
-      for _, item in ipairs(v) do add(k, item) end
-    else
-      add(k, v)
-    end
-  end
-  return table.concat(parts, "&")
-end
-digitalocean.encode_query = encode_query
-digitalocean.escape = core.escape
+digitalocean.encode_query = http.query
+digitalocean.escape = http.escape
 
 -- The URL for a path ("/v2/...") or for an absolute link DO returned (links.pages.next). A link to another origin
 -- is re-based on api_url: the token only ever goes to api_url.
@@ -187,7 +153,7 @@ function Client:url_for(path, query)
   else
     error("digitalocean: path must start with / (got '" .. path .. "')", 3)
   end
-  local q = encode_query(query)
+  local q = http.query(query)
   if q ~= "" then url = url .. (url:find("?", 1, true) and "&" or "?") .. q end
   return url
 end
@@ -220,49 +186,23 @@ function Client:throttle()
   alaris.sleep(slot - now)
 end
 
--- Seconds a 429 asks us to wait: retry-after (seconds or an HTTP date), else until ratelimit-reset, else 1.
-local function rate_wait(headers)
-  local after = headers["retry-after"]
-  local seconds = after and (tonumber(after) or (http.parse_date(after) and http.parse_date(after) - os.time()))
-  if not seconds then
-    local reset = tonumber(headers["ratelimit-reset"])
-    seconds = reset and reset - alaris.time() or 1
-  end
-  return math.max(seconds, 0)
-end
-
-function Client:backoff_delay(attempt)
-  local full = math.min(self.backoff * 2 ^ (attempt - 1), self.max_backoff)
-  return full / 2 + math.random() * full / 2
-end
-
-local function worth_retrying(method, resp, err)
-  if not IDEMPOTENT[method] then return false end
-  if resp then return resp.status >= 500 end
-  return RETRY_ERRORS[err.code] == true
+-- alaris.http's retry policy with this client's settings: 5xx and dropped connections for idempotent methods, a
+-- 429 (DO did not act on it) for every method, after retry-after or until ratelimit-reset.
+local function retry_policy(self)
+  return {
+    attempts = self.attempts, backoff = self.backoff, max_delay = self.max_backoff, max_wait = self.max_rate_wait,
+    statuses = { 429, 500, 502, 503, 504, 507, 508 }, errors = RETRY_ERRORS,
+  }
 end
 
 -- One request with the retry policy: the final response (any status) or nil, http error.
 function Client:send(method, url, headers, body)
-  local attempt, rate_retries = 1, 0
-  while true do
-    self:throttle()
-    local resp, err = http.request {
-      method = method, url = url, headers = headers, body = body, timeout = self.timeout,
-    }
-    if resp then self:observe_rate(resp.headers) end
-    if resp and resp.status == 429 then
-      local wait = rate_wait(resp.headers)
-      if wait > self.max_rate_wait or rate_retries >= MAX_RATE_RETRIES then return resp end
-      rate_retries = rate_retries + 1
-      alaris.sleep(wait + math.random() * math.min(1, wait * 0.1)) -- jitter: waiting tasks do not all wake at once
-    elseif attempt < self.attempts and worth_retrying(method, resp, err) then
-      alaris.sleep(self:backoff_delay(attempt))
-      attempt = attempt + 1
-    else
-      return resp, err
-    end
-  end
+  self:throttle()
+  local resp, err = http.request {
+    method = method, url = url, headers = headers, body = body, timeout = self.timeout, retry = retry_policy(self),
+  }
+  if resp then self:observe_rate(resp.headers) end
+  return resp, err
 end
 
 -- ---- requests ----

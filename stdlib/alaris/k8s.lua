@@ -2,15 +2,14 @@
 -- the object (or list) or nil, err with the server's Status (err.status, err.reason, err.message, err.causes).
 -- Configuration and credentials come from alaris.k8s.kubeconfig and alaris.k8s.auth; apiVersion + kind map to
 -- resource paths through discovery (cached per client, refreshed on a miss); watch and wait live in
--- alaris.k8s.watch, port-forward in alaris.k8s.portforward. Requests go through alaris.http, so they yield to the
--- event loop and reuse connections. Idempotent requests (GET, server-side apply) are retried on 429, 5xx and
+-- alaris.k8s.watch, port-forward in alaris.k8s.portforward, exec in alaris.k8s.exec. Requests go through
+-- alaris.http, so they yield to the event loop and reuse connections. Idempotent requests (GET, server-side apply) are retried on 429, 5xx and
 -- dropped connections. It does not cache objects (no informers) and speaks JSON only (no protobuf).
 local alaris = require "alaris"
 local http = require "alaris.http"
 local json = require "alaris.json"
 local yaml = require "alaris.yaml"
 local crypto = require "alaris.crypto"
-local core = require "alaris.k8s.core"
 local kubeconfig = require "alaris.k8s.kubeconfig"
 local auth = require "alaris.k8s.auth"
 
@@ -19,11 +18,9 @@ local k8s = {}
 local Client = {}
 Client.__index = Client
 
-local RETRY_STATUS = { [429] = true, [500] = true, [502] = true, [503] = true, [504] = true }
-local RETRY_ERROR = { connect = true, reset = true, timeout = false }
-local ATTEMPTS = 5
-local BACKOFF = 0.2
-local MAX_DELAY = 10
+-- alaris.http's retry policy for the requests the caller marks idempotent (GET, server-side apply).
+local RETRY = { attempts = 5, backoff = 0.2, max_delay = 10, statuses = { 429, 500, 502, 503, 504 },
+  idempotent = true }
 local PATCH_TYPES = {
   merge = "application/merge-patch+json",
   json = "application/json-patch+json",
@@ -66,10 +63,6 @@ Client.__close = Client.close
 
 -- ---- errors ----
 
-local function snake(reason)
-  return (reason:gsub("(%l)(%u)", "%1_%2"):lower())
-end
-
 -- An error from a Status body (or whatever the server sent) for a failed request.
 local function status_error(method, path, resp)
   local status = type(resp.body) == "string" and json.decode(resp.body) or nil
@@ -77,7 +70,7 @@ local function status_error(method, path, resp)
   local reason = status and status.reason or nil
   if reason == "" then reason = nil end
   local message = status and status.message or (resp.body or ""):sub(1, 300)
-  local err = core.error(reason and snake(reason) or ("http_" .. resp.status), string.format("%s %s: %d %s%s",
+  local err = alaris.error(http.status_code(resp.status), string.format("%s %s: %d %s%s",
     method, path, resp.status, reason or "", message ~= "" and (": " .. message) or ""))
   err.status = resp.status
   err.reason = reason
@@ -91,22 +84,8 @@ k8s.status_error = status_error
 -- ---- requests ----
 
 local function encode_query(query)
-  if not query then return "" end
-  local keys = {}
-  for k, v in pairs(query) do
-    if v ~= nil and v ~= false then keys[#keys + 1] = k end
-  end
-  if #keys == 0 then return "" end
-  table.sort(keys)
-  local parts = {}
-  for _, k in ipairs(keys) do
-    local v = query[k]
-    local value = tostring(v == true and "true" or v):gsub("[^%w%-%._~]", function(c)
-      return string.format("%%%02X", c:byte())
-    end)
-    parts[#parts + 1] = k .. "=" .. value
-  end
-  return "?" .. table.concat(parts, "&")
+  local q = http.query(query)
+  return q ~= "" and ("?" .. q) or ""
 end
 k8s.encode_query = encode_query
 
@@ -133,24 +112,13 @@ function Client:http_options(method, path, opts)
     insecure = s.insecure or nil,
     timeout = opts.timeout == nil and self.timeout or opts.timeout or nil,
     on_data = opts.on_data,
+    retry = opts.idempotent and RETRY or nil,
   }
   if opts.body ~= nil then
     req.body = type(opts.body) == "string" and opts.body or json.encode(opts.body)
     req.headers["Content-Type"] = opts.content_type or "application/json"
   end
   return self.credentials:apply(req)
-end
-
-local function retry_delay(attempt, resp)
-  local after = resp and tonumber((resp.headers or {})["retry-after"] or "")
-  if after then return math.min(after, MAX_DELAY) end
-  local full = math.min(BACKOFF * 2 ^ (attempt - 1), MAX_DELAY)
-  return full / 2 + math.random() * full / 2
-end
-
-local function worth_retrying(resp, err)
-  if resp then return RETRY_STATUS[resp.status] == true end
-  return err ~= nil and RETRY_ERROR[err.code] == true
 end
 
 --- client:request(method, path, {query, body, content_type, accept, idempotent, on_data, timeout, raw})
@@ -160,17 +128,12 @@ end
 function Client:request(method, path, opts)
   opts = opts or {}
   local refreshed = false
-  local attempt = 1
   while true do
     local req, rerr = self:http_options(method, path, opts)
     if not req then return nil, rerr end
     local resp, err = http.request(req)
     if resp and resp.status == 401 and not refreshed and self.credentials:refresh() then
       refreshed = true
-    elseif opts.idempotent and attempt < ATTEMPTS and worth_retrying(resp, err) and not (resp and resp.aborted)
-        and not (opts.on_data and resp and resp.status < 300) then
-      alaris.sleep(retry_delay(attempt, resp))
-      attempt = attempt + 1
     else
       if not resp then
         err.message = tostring(err.message)
@@ -239,7 +202,7 @@ function Client:resource(api_version, kind)
   if not entry then return nil, err end
   local res = entry.by_kind[kind]
   if res then return res end
-  local e = core.error("not_found", string.format("the server has no resource for kind %s in %s", kind, api_version))
+  local e = alaris.error("not_found", string.format("the server has no resource for kind %s in %s", kind, api_version))
   e.status, e.reason, e.causes = 404, "NotFound", json.array {}
   return nil, e
 end
@@ -497,7 +460,7 @@ function k8s.secret_data(secret)
   local out = {}
   for key, value in pairs(type(secret.data) == "table" and secret.data or {}) do
     local decoded = crypto.base64_decode(value)
-    if not decoded then return nil, core.error("invalid_base64", "secret data key " .. key .. " is not base64") end
+    if not decoded then return nil, alaris.error("invalid_base64", "secret data key " .. key .. " is not base64") end
     out[key] = decoded
   end
   for key, value in pairs(type(secret.stringData) == "table" and secret.stringData or {}) do out[key] = value end
@@ -519,5 +482,6 @@ end
 k8s.Client = Client
 require("alaris.k8s.watch").install(k8s, Client)
 require("alaris.k8s.portforward").install(k8s, Client)
+require("alaris.k8s.exec").install(k8s, Client)
 
 return k8s

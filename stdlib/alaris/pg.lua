@@ -1,11 +1,12 @@
 -- alaris.pg: PostgreSQL for playbooks. The C core (bindings/pg.c, alaris.pg.core) connects and runs queries
 -- without blocking the event loop; this overlay adds the policy on top: db:transaction(fn).
 -- It does not retry, pool connections or build SQL.
+local alaris = require "alaris"
 local core = require "alaris.pg.core"
 
 local pg = {}
 for name, value in pairs(core) do
-  if name ~= "connection_methods" and name ~= "error" then pg[name] = value end
+  if name ~= "connection_methods" then pg[name] = value end
 end
 
 local methods = core.connection_methods
@@ -44,7 +45,7 @@ function methods.transaction(db, fn)
   local done, cerr = db:exec(savepoint and ("RELEASE SAVEPOINT " .. savepoint) or "COMMIT")
   if not done then return nil, cerr end
   if done.command == "ROLLBACK" then
-    return nil, core.error("rollback", "the transaction was rolled back: a statement in it failed")
+    return nil, alaris.error("rollback", "the transaction was rolled back: a statement in it failed")
   end
   return true, table.unpack(results, 2, results.n)
 end

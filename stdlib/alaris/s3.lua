@@ -43,7 +43,7 @@ local function spaces_region(authority)
 end
 
 local function config_error(message)
-  return nil, core.error("config", "s3: " .. message)
+  return nil, alaris.error("config", "s3: " .. message)
 end
 
 -- s3.client{endpoint, region, access_key, secret_key, session_token, path_style, multipart_threshold, part_size,
@@ -101,18 +101,6 @@ local function encode_key(key)
   return table.concat(segments, "/")
 end
 
-local function encode_query(params)
-  local parts = {}
-  for _, p in ipairs(params or {}) do
-    if p[2] == nil then
-      parts[#parts + 1] = sigv4.uri_encode(p[1])
-    else
-      parts[#parts + 1] = sigv4.uri_encode(p[1]) .. "=" .. sigv4.uri_encode(tostring(p[2]))
-    end
-  end
-  return table.concat(parts, "&")
-end
-
 function Client:url(bucket, key, params)
   local e = self.endpoint
   local url
@@ -124,7 +112,7 @@ function Client:url(bucket, key, params)
   else
     url = e.scheme .. "://" .. bucket .. "." .. e.authority .. e.base .. "/" .. (key and encode_key(key) or "")
   end
-  local query = encode_query(params)
+  local query = http().query(params)
   if query ~= "" then url = url .. "?" .. query end
   return url
 end
@@ -160,14 +148,15 @@ local function s3_error(what, status, body, headers, not_found)
   code = code or STATUS_CODES[status] or ("HTTP" .. tostring(status))
   fields.request_id = fields.request_id or (headers and headers["x-amz-request-id"])
   local text = string.format("s3: %s: %s%s (HTTP %d)", what, code, message and (": " .. message) or "", status)
-  return core.error(code, text, fields)
+  fields.reason = code
+  return alaris.error(http().status_code(status), text, fields)
 end
 
 -- ---- requests ----
 
-local IDEMPOTENT = { GET = true, HEAD = true, PUT = true, DELETE = true }
--- S3 asks clients to retry 500 InternalError ("Please try again"), as the AWS SDKs do; alaris.http does not.
-local INTERNAL_ERROR_RETRIES = 2
+-- alaris.http's retry policy, with 500 too: S3 asks clients to retry InternalError ("Please try again"), as the AWS
+-- SDKs do. Only idempotent methods (not the POSTs of multipart uploads) unless S3 refused the request (429).
+local RETRY = { attempts = 3, backoff = 0.2, statuses = { 429, 500, 502, 503, 504 } }
 
 -- One signed request. opts: query (list of {name, value}), headers (list of pairs), body, on_data,
 -- read_error_body (for a body streamed elsewhere), not_found (the code of a bodiless 404).
@@ -185,14 +174,9 @@ function Client:request(method, bucket, key, opts)
   local request = {
     method = method, url = url, headers = signed.headers, body = body ~= "" and body or nil,
     timeout = self.timeout, connect_timeout = self.connect_timeout, on_data = opts.on_data,
-    retry = IDEMPOTENT[method] and { attempts = 3, backoff = 0.2 } or nil,
+    retry = RETRY,
   }
   local resp, err = http().request(request)
-  for attempt = 1, INTERNAL_ERROR_RETRIES do
-    if not (resp and resp.status == 500 and IDEMPOTENT[method] and not opts.on_data) then break end
-    alaris.sleep(0.1 * 2 ^ attempt * (0.5 + math.random() / 2))
-    resp, err = http().request(request)
-  end
   if not resp then return nil, err end
   if resp.status >= 300 then
     local text = resp.body
@@ -279,7 +263,7 @@ local function start_multipart(self, bucket, key, opts)
   local root, perr = parse_body(resp)
   if not root then return nil, perr end
   local id = child_text(root, "UploadId")
-  if not id or id == "" then return nil, core.error("xml", "s3: InitiateMultipartUpload answer has no UploadId") end
+  if not id or id == "" then return nil, alaris.error("xml", "s3: InitiateMultipartUpload answer has no UploadId") end
   return id
 end
 
@@ -319,7 +303,7 @@ local function upload_parts(self, bucket, key, upload_id, read_part)
     while failure == nil do
       local n = next_n
       local part, rerr = read_part(n) -- reading does not yield: parts are taken strictly in order
-      if rerr then failure = core.error("io", "s3: reading part " .. n .. ": " .. tostring(rerr)) end
+      if rerr then failure = alaris.error("io", "s3: reading part " .. n .. ": " .. tostring(rerr)) end
       if not part then return end
       next_n = n + 1
       local resp, err = self:request("PUT", bucket, key, {
@@ -373,7 +357,7 @@ end
 
 local function put_file(self, bucket, key, path, opts, part_size)
   local f, oerr = io.open(path, "rb")
-  if not f then return nil, core.error("io", "s3: " .. tostring(oerr)) end
+  if not f then return nil, alaris.error("io", "s3: " .. tostring(oerr)) end
   local size = f:seek("end")
   f:seek("set", 0)
   local result, err
@@ -417,7 +401,7 @@ end
 local function get_to_file(self, bucket, key, path)
   local partial = path .. ".part"
   local f, oerr = io.open(partial, "wb")
-  if not f then return nil, core.error("io", "s3: " .. tostring(oerr)) end
+  if not f then return nil, alaris.error("io", "s3: " .. tostring(oerr)) end
   local error_body, write_err = {}, nil
   local resp, err = self:request("GET", bucket, key, {
     not_found = "NoSuchKey",
@@ -434,10 +418,10 @@ local function get_to_file(self, bucket, key, path)
   f:close()
   if not resp or write_err then
     os.remove(partial)
-    return nil, err or core.error("io", "s3: writing " .. path .. ": " .. tostring(write_err))
+    return nil, err or alaris.error("io", "s3: writing " .. path .. ": " .. tostring(write_err))
   end
   local ok, rerr = os.rename(partial, path)
-  if not ok then return nil, core.error("io", "s3: " .. tostring(rerr)) end
+  if not ok then return nil, alaris.error("io", "s3: " .. tostring(rerr)) end
   return true, object_info(resp.headers)
 end
 
@@ -503,7 +487,7 @@ function Client:list_page(bucket, opts, token)
   local truncated = child_text(root, "IsTruncated") == "true"
   local next_token = truncated and child_text(root, "NextContinuationToken") or nil
   if truncated and not next_token then
-    return nil, core.error("xml", "s3: a truncated listing without NextContinuationToken")
+    return nil, alaris.error("xml", "s3: a truncated listing without NextContinuationToken")
   end
   return { entries = page_entries(root), next_token = next_token }
 end

@@ -33,11 +33,16 @@ local function must(value, err)
   return value
 end
 
-local function expect_error(code, status, value, err)
+-- S3's own code is err.reason; err.code is the word every module uses for that status.
+local CODE_OF_STATUS = { [403] = "forbidden", [404] = "not_found", [409] = "conflict" }
+local function expect_error(reason, status, value, err)
   T.eq(value, nil, "result")
-  T.ok(type(err) == "table", "an error value")
-  T.eq(err.code, code, "err.code (" .. tostring(err) .. ")")
-  if status then T.eq(err.status, status, "err.status") end
+  T.ok(alaris.is_error(err), "an error value")
+  T.eq(err.reason, reason, "err.reason (" .. tostring(err) .. ")")
+  if status then
+    T.eq(err.status, status, "err.status")
+    T.eq(err.code, CODE_OF_STATUS[status], "err.code")
+  end
 end
 
 -- Runs fn(i) for i = 1..n in `tasks` concurrent tasks; raises the first failure.

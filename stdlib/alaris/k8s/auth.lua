@@ -5,7 +5,7 @@
 -- secrets. It does not make API requests and does not support auth-provider plugins.
 local alaris = require "alaris"
 local json = require "alaris.json"
-local core = require "alaris.k8s.core"
+local process = require "alaris.process"
 local kubeconfig = require "alaris.k8s.kubeconfig"
 
 local auth = {}
@@ -45,7 +45,7 @@ end
 auth.parse_rfc3339 = parse_rfc3339
 
 local function plugin_error(command, problem)
-  return core.error("exec", "exec plugin " .. command .. ": " .. problem)
+  return alaris.error("exec", "exec plugin " .. command .. ": " .. problem)
 end
 
 -- The KUBERNETES_EXEC_INFO document for a plugin.
@@ -67,7 +67,7 @@ local function run_plugin(settings, exec)
   env.KUBERNETES_EXEC_INFO = exec_info(settings, exec)
   local argv = { exec.command }
   for _, a in ipairs(exec.args) do argv[#argv + 1] = a end
-  local res, err = core.run(argv, env, EXEC_TIMEOUT)
+  local res, err = process.run(argv, env, EXEC_TIMEOUT)
   if not res then return nil, plugin_error(exec.command, tostring(err)) end
   if res.status ~= 0 then
     local why = res.signal and ("killed by signal " .. res.signal) or ("exit status " .. tostring(res.status))
@@ -112,7 +112,7 @@ end
 
 function Credentials:read_token_file()
   local text, err = kubeconfig.read_file(self.user.token_file)
-  if not text then return nil, core.error("credentials", "cannot read token file " .. self.user.token_file .. ": "
+  if not text then return nil, alaris.error("credentials", "cannot read token file " .. self.user.token_file .. ": "
       .. tostring(err)) end
   local token = text:match("^%s*(.-)%s*$")
   self.file_token, self.file_read_at = secret(token), alaris.now()

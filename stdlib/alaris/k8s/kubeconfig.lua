@@ -6,7 +6,7 @@
 -- It does not contact the server or run exec plugins (alaris.k8s.auth does), and it does not write kubeconfigs.
 local yaml = require "alaris.yaml"
 local crypto = require "alaris.crypto"
-local core = require "alaris.k8s.core"
+local alaris = require "alaris"
 
 local kubeconfig = {}
 
@@ -19,7 +19,7 @@ local EXEC_API_VERSIONS = {
 -- An error for the caller: one line, naming the file and the field.
 local function config_error(origin, field, problem)
   local where = field and (": " .. field) or ""
-  return core.error("kubeconfig", "kubeconfig " .. origin .. where .. ": " .. problem)
+  return alaris.error("kubeconfig", "kubeconfig " .. origin .. where .. ": " .. problem)
 end
 
 local function read_file(path)

@@ -5,7 +5,7 @@
 -- coroutines run. Errors from the error channel are kept in pf.errors and logged as warnings.
 -- It forwards one port per call and does not speak SPDY.
 local alaris = require "alaris"
-local core = require "alaris.k8s.core"
+local socket = require "alaris.socket"
 local websocket = require "alaris.websocket"
 
 local portforward = {}
@@ -118,7 +118,7 @@ function portforward.install(k8s, Client)
     if type(pod) ~= "string" or math.type(port) ~= "integer" then
       error("k8s: port_forward(namespace, pod, port) needs a pod name and an integer port", 2)
     end
-    local listener, err = core.listen("127.0.0.1", 0)
+    local listener, err = socket.listen("127.0.0.1", 0)
     if not listener then return nil, err end
     local fwd = setmetatable({
       client = self, namespace = namespace or self.namespace, pod = pod, port = port, listener = listener,

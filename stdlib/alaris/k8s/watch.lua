@@ -6,7 +6,6 @@
 -- It keeps no cache of objects besides the versions it needs to resume.
 local alaris = require "alaris"
 local json = require "alaris.json"
-local core = require "alaris.k8s.core"
 
 local watch = {}
 
@@ -101,7 +100,7 @@ local function on_event(stream, ev)
   end
   if ev.type == "ERROR" then
     if is_gone(obj) then return "gone" end
-    local err = core.error("watch", "watch " .. stream.res.name .. ": " .. tostring(obj and obj.message))
+    local err = alaris.error("watch", "watch " .. stream.res.name .. ": " .. tostring(obj and obj.message))
     err.status, err.reason = obj and obj.code, obj and obj.reason
     error(err, 0)
   end
@@ -280,7 +279,7 @@ function watch.install(k8s, Client)
       if alaris.now() >= deadline then break end
     end
     local label = type(cond) == "string" and cond or "the condition"
-    local err = core.error("timeout", string.format("timed out after %gs waiting for %s to be %s; last seen: %s",
+    local err = alaris.error("timeout", string.format("timed out after %gs waiting for %s to be %s; last seen: %s",
       timeout, what, label, summary(last)))
     err.object = last
     return nil, err

@@ -1,6 +1,5 @@
-/* alaris.digitalocean.core: the byte-level mechanism under the DigitalOcean client (stdlib/alaris/digitalocean.lua):
- * RFC 3986 percent-encoding of path segments and query components. It makes no request and knows no DigitalOcean
- * resource; errors, retries, rate limits, pagination and the helpers are Lua policy. */
+/* alaris.escape: RFC 3986 percent-encoding of a path segment or a query component, the one encoder behind every
+ * client's query strings (alaris.http's http.query). It parses no URL and decodes nothing. */
 #include <lauxlib.h>
 #include <lua.h>
 
@@ -23,7 +22,7 @@ static void add_escaped(luaL_Buffer *b, const char *s, size_t n) {
   }
 }
 
-/* core.escape(s) -> s with every byte but A-Z a-z 0-9 - . _ ~ as %XX (a path segment or a query component) */
+/* escape.escape(s) -> s with every byte but A-Z a-z 0-9 - . _ ~ as %XX (a path segment or a query component) */
 static int l_escape(lua_State *L) {
   size_t n;
   const char *s = luaL_checklstring(L, 1, &n);
@@ -34,7 +33,7 @@ static int l_escape(lua_State *L) {
   return 1;
 }
 
-int luaopen_alaris_digitalocean_core(lua_State *L) {
+int luaopen_alaris_escape(lua_State *L) {
   static const luaL_Reg functions[] = {
       {"escape", l_escape},
       {NULL, NULL},
