@@ -1,15 +1,17 @@
 -- alaris.websocket: the Upgrade request as a server receives it (long credentials intact, nothing injected through
--- CR/LF). The server is a task on the same event loop (alaris.k8s.core.listen) that keeps the raw request and
--- answers 400, so no WebSocket server is needed to see what the client sent.
+-- CR/LF). The server is a task on the same event loop (the TCP listener of alaris.socket, formerly of
+-- alaris.k8s.core) that keeps the raw request and answers 400, so no WebSocket server is needed to see what the
+-- client sent.
 local T = require "testing"
 local alaris = require "alaris"
-local core = require "alaris.k8s.core"
 local websocket = require "alaris.websocket"
+local has_socket, socket = pcall(require, "alaris.socket")
+if not has_socket then socket = require "alaris.k8s.core" end
 
 -- Starts a listener whose first connection's request head is read whole; returns the URL base and a function that
 -- waits for that head (nil if no connection came within the timeout).
 local function capture_server()
-  local listener = assert(core.listen("127.0.0.1", 0))
+  local listener = assert(socket.listen("127.0.0.1", 0))
   local task = alaris.spawn(function()
     local sock = assert(listener:accept())
     local head = ""
