@@ -6,7 +6,9 @@
 // log). On SIGTERM/SIGINT (or when --owner-pid dies) it closes every server and removes state.json.
 // It does not daemonise itself (bin/lab does) and writes nothing outside DIR.
 //
-// Usage: node --openssl-legacy-provider lib/daemon.js --dir DIR [--latency-ms N] [--owner-pid PID]
+// --no-workloads: readiness-only mode (no pod runs; a fake kubelet makes pods Ready), LAB_WORKLOADS=off in DIR/env.
+//
+// Usage: node --openssl-legacy-provider lib/daemon.js --dir DIR [--latency-ms N] [--owner-pid PID] [--no-workloads]
 
 const fs = require('fs');
 const path = require('path');
@@ -17,6 +19,7 @@ const { KeyStore } = require('./s3/keys');
 const s3front = require('./s3/front');
 const k8sServer = require('./k8s/server');
 const doServer = require('./do/server');
+const nodeRuntime = require('./node');
 
 const HOST = '127.0.0.1';
 const REGION = 'nyc3';
@@ -28,7 +31,7 @@ function log(line) {
 }
 
 function parseArgs(argv) {
-  const opts = { dir: null, latencyMs: 0, ownerPid: null, clusterReadyDelayMs: undefined };
+  const opts = { dir: null, latencyMs: 0, ownerPid: null, clusterReadyDelayMs: undefined, workloads: 'on' };
   for (let i = 0; i < argv.length; i++) {
     const value = () => {
       if (i + 1 >= argv.length) throw new Error(`${argv[i]} needs a value`);
@@ -39,6 +42,7 @@ function parseArgs(argv) {
       case '--latency-ms': opts.latencyMs = Number(value()); break;
       case '--owner-pid': opts.ownerPid = Number(value()); break;
       case '--cluster-ready-delay-ms': opts.clusterReadyDelayMs = Number(value()); break;
+      case '--no-workloads': opts.workloads = 'off'; break;
       default: throw new Error(`unknown argument ${argv[i]}`);
     }
   }
@@ -117,9 +121,15 @@ async function startParts(opts, tokens, keys) {
   parts.push(['s3', s3]);
   components.s3 = { url: s3.endpoint, port: s3.port };
 
+  const node = {};
   const k8s = await k8sServer.start({ dir: opts.dir, host: HOST, port: 0, instrument: new admin.Instrument('k8s'),
-    token: tokens.k8s, log: (line) => log(line) });
+    token: tokens.k8s, log: (line) => log(line), workloads: opts.workloads, podCIDR: opts.ranges.podCIDR,
+    execInPod: (...args) => node.execInPod(...args) });
   parts.push(['k8s', k8s]);
+  if (opts.ranges.podNetwork) {
+    Object.assign(node, nodeRuntime.start({ dir: opts.dir, store: k8s.store, ranges: opts.ranges, log }));
+    parts.push(['node', node]);
+  }
   components.k8s = { url: k8s.url, port: k8s.port };
   adminServer.route('POST /logs', (request) => appendPodLog(k8s.store, request.body));
 
@@ -167,6 +177,8 @@ async function main() {
 
   let started;
   try {
+    opts.ranges = opts.workloads === 'off' ? nodeRuntime.rangesOnly(opts.dir) : { ...nodeRuntime.prepare(opts.dir), podNetwork: true };
+    process.env.LAB_SERVICE_CIDR = opts.ranges.serviceCIDR;
     started = await startParts(opts, tokens, keys);
   } catch (err) {
     log(`start failed: ${err.stack || err}`);
@@ -185,10 +197,14 @@ async function main() {
     SPACES_SECRET_ACCESS_KEY: root.secret_key,
     LAB_ADMIN_URL: components.admin.url,
     LAB_ADMIN_TOKEN: tokens.admin,
+    LAB_POD_CIDR: opts.ranges.podCIDR,
+    LAB_SERVICE_CIDR: opts.ranges.serviceCIDR,
+    LAB_LB_CIDR: opts.ranges.lbCIDR,
+    LAB_WORKLOADS: opts.workloads,
   }));
   const state = {
     pid: process.pid, pgid: process.pid, dir: opts.dir, started_at: new Date().toISOString(),
-    node: process.version, latency_ms: opts.latencyMs, components,
+    node: process.version, latency_ms: opts.latencyMs, workloads: opts.workloads, components,
   };
   writePrivate(statePath, JSON.stringify(state, null, 2) + '\n');
   for (const [name, c] of Object.entries(components)) log(`${name} listening on ${c.url}`);

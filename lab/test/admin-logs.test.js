@@ -44,18 +44,19 @@ function k8sRequest(env, method, urlPath, body) {
 }
 const k8sGet = (env, urlPath) => k8sRequest(env, 'GET', urlPath);
 
+// Images the lab does not run (the pods stay in ErrImagePull): only the admin endpoint writes their logs.
 const PODS = `
 apiVersion: v1
 kind: Pod
 metadata: {name: single, namespace: ${NS}}
 spec:
-  containers: [{name: app, image: busybox}]
+  containers: [{name: app, image: registry.example/logs-only-app}]
 ---
 apiVersion: v1
 kind: Pod
 metadata: {name: pair, namespace: ${NS}}
 spec:
-  containers: [{name: db, image: postgres}, {name: sidecar, image: busybox}]
+  containers: [{name: db, image: registry.example/logs-only-db}, {name: sidecar, image: registry.example/logs-only-sidecar}]
 `;
 
 test('pod logs written through the admin endpoint', async (t) => {

@@ -1,14 +1,17 @@
 'use strict';
 // The few controllers and admission defaults the emulated cluster runs in this part: Namespace phase
 // (Active; Terminating while its contents are deleted, then gone), a ServiceAccount `default` per
-// namespace, Service clusterIP allocation from 127.100.0.0/16 (one loopback address each), ownerReference
+// namespace, Service clusterIP allocation from the lab's Service range (node/network.js), ownerReference
 // garbage collection (Background/Foreground), CRDs becoming served types (and Established), and creating
 // the bootstrap objects (bootstrap.js). Workloads are not run here.
 
 const { StatusError } = require('./errors');
 const { bootstrapObjects, DEFAULT_NAMESPACES } = require('./bootstrap');
 
-const SERVICE_NET = [127, 100];
+const cidr = require('../node/cidr');
+
+// The Service range when the server is started without one (tests of the API alone).
+const DEFAULT_SERVICE_CIDR = '10.96.0.0/20';
 
 const isCore = (res, name) => !res.group && res.resource === name;
 
@@ -29,15 +32,13 @@ function usedServiceIPs(store, res) {
   return new Set(store.listObjects(res).map((s) => s.spec && s.spec.clusterIP).filter(Boolean));
 }
 
-function allocateIP(used) {
-  for (let n = 1; n < 65535; n++) {
-    const ip = `${SERVICE_NET[0]}.${SERVICE_NET[1]}.${n >> 8}.${n & 255}`;
-    if ((n & 255) !== 0 && (n & 255) !== 255 && !used.has(ip)) return ip;
-  }
+function allocateIP(used, range) {
+  const ip = cidr.firstFree(range, used);
+  if (ip) return ip;
   throw new StatusError(500, 'InternalError', 'Internal error occurred: failed to allocate a serviceIP: range is full');
 }
 
-function serviceDefaults(store) {
+function serviceDefaults(store, range) {
   return (op, res, obj, old) => {
     if (!isCore(res, 'services') || (op !== 'create' && op !== 'update')) return;
     const spec = (obj.spec = obj.spec || {});
@@ -55,7 +56,7 @@ function serviceDefaults(store) {
         throw new StatusError(422, 'Invalid', `Service "${obj.metadata.name}" is invalid: spec.clusterIPs: Invalid value: []string{"${spec.clusterIP}"}: failed to allocate IP ${spec.clusterIP}: provided IP is already allocated`,
           { name: obj.metadata.name, kind: 'Service', causes: [{ reason: 'FieldValueInvalid', message: `Invalid value: []string{"${spec.clusterIP}"}: failed to allocate IP ${spec.clusterIP}: provided IP is already allocated`, field: 'spec.clusterIPs' }] });
       }
-      spec.clusterIP = spec.clusterIP || allocateIP(used);
+      spec.clusterIP = spec.clusterIP || allocateIP(used, range);
     }
     spec.clusterIPs = [spec.clusterIP];
     if (spec.clusterIP !== 'None') {
@@ -88,14 +89,14 @@ function secretStringData(op, res, obj) {
 
 // --- asynchronous controllers ---
 class Controllers {
-  constructor({ store, registry, validator }) {
+  constructor({ store, registry, validator, serviceCIDR = process.env.LAB_SERVICE_CIDR || DEFAULT_SERVICE_CIDR }) {
     this.store = store;
     this.registry = registry;
     this.validator = validator;
     this.scheduled = null;
     this.stopped = false;
     store.addHook(namespaceDefaults);
-    store.addHook(serviceDefaults(store));
+    store.addHook(serviceDefaults(store, serviceCIDR));
     store.addHook(podDefaults);
     store.addHook(secretStringData);
     store.addHook((op, res, obj) => this.crdHook(op, res, obj));

@@ -48,13 +48,25 @@ const col = (name, type, description, extra) => Object.assign({ name, type, form
 const NAME = col('Name', 'string', 'Name must be unique within a namespace.', { format: 'name' });
 const AGE = col('Age', 'string', 'CreationTimestamp is a timestamp representing the server time when this object was created.');
 
+// kubectl's STATUS of a pod: a container's waiting or terminated reason (CrashLoopBackOff, ErrImagePull,
+// Completed, Error) over the phase, Terminating while it is deleted.
+function podStatusColumn(p, statuses) {
+  let reason = (p.status && (p.status.reason || p.status.phase)) || 'Pending';
+  for (const s of statuses) {
+    const st = s.state || {};
+    if (st.waiting && st.waiting.reason && st.waiting.reason !== 'ContainerCreating') reason = st.waiting.reason;
+    else if (st.waiting && st.waiting.reason && reason === 'Pending') reason = st.waiting.reason;
+    else if (st.terminated && reason !== 'Running') reason = st.terminated.reason || `ExitCode:${st.terminated.exitCode}`;
+  }
+  return p.metadata.deletionTimestamp ? 'Terminating' : reason;
+}
+
 function podCells(p) {
   const statuses = (p.status && p.status.containerStatuses) || [];
   const total = ((p.spec && p.spec.containers) || []).length;
   const ready = statuses.filter((s) => s.ready).length;
   const restarts = statuses.reduce((n, s) => n + (s.restartCount || 0), 0);
-  const phase = p.metadata.deletionTimestamp ? 'Terminating' : (p.status && (p.status.reason || p.status.phase)) || 'Pending';
-  return [`${ready}/${total}`, phase, restarts, age(p.metadata.creationTimestamp),
+  return [`${ready}/${total}`, podStatusColumn(p, statuses), restarts, age(p.metadata.creationTimestamp),
     (p.status && p.status.podIP) || '<none>', (p.spec && p.spec.nodeName) || '<none>'];
 }
 

@@ -1,0 +1,122 @@
+'use strict';
+// kube-proxy's, the cloud's and the CNI's controller for the node: on any change to a Pod, Service,
+// NetworkPolicy or Namespace (debounced, well within a second) it gives each `type: LoadBalancer` Service an
+// ingress IP from the LB range, keeps one EndpointSlice per selector Service current from the ready pods, and
+// renders the whole nftables table (nft.js) from the live objects. It runs no pod (runtime.js).
+
+const nft = require('./nft');
+const cidr = require('./cidr');
+
+const DEBOUNCE_MS = 20;
+const WATCHED = new Set(['pods', 'services', 'networkpolicies', 'namespaces']);
+
+function containerPorts(pod) {
+  const ports = {};
+  for (const c of pod.spec.containers || []) {
+    for (const p of c.ports || []) if (p.name) ports[p.name] = { port: p.containerPort, protocol: p.protocol || 'TCP' };
+  }
+  return ports;
+}
+
+function selected(selector, labels = {}) {
+  return Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
+
+function targetPort(port, pod) {
+  const t = port.targetPort === undefined ? port.port : port.targetPort;
+  if (typeof t === 'number' || /^\d+$/.test(String(t))) return Number(t);
+  const named = containerPorts(pod)[t];
+  return named ? named.port : null;
+}
+
+class NetworkController {
+  constructor({ store, kubelet, ranges, log = () => {} }) {
+    this.store = store;
+    this.kubelet = kubelet;
+    this.ranges = ranges;
+    this.log = log;
+    this.timer = null;
+    this.onEvent = (e) => { if (!e.resource.group || e.resource.group === 'networking.k8s.io') { if (WATCHED.has(e.resource.resource)) this.schedule(); } };
+    store.on('event', this.onEvent);
+    kubelet.onChange = () => this.schedule();
+    this.lastText = null;
+  }
+
+  schedule() {
+    if (this.timer || this.stopped) return;
+    this.timer = setTimeout(() => { this.timer = null; this.sync(); }, DEBOUNCE_MS);
+  }
+
+  // Pods with an address on this node, as the rules see them.
+  podModel() {
+    const out = [];
+    for (const ps of this.kubelet.runningPods()) {
+      const pod = this.store.get('v1', 'Pod', ps.ns, ps.name);
+      if (!pod || pod.metadata.uid !== ps.uid) continue;
+      const ready = ((pod.status || {}).conditions || []).some((c) => c.type === 'Ready' && c.status === 'True');
+      out.push({ ip: ps.ip, namespace: ps.ns, name: ps.name, labels: pod.metadata.labels || {}, ports: containerPorts(pod), ready, pod });
+    }
+    return out;
+  }
+
+  assignLoadBalancers(services) {
+    const used = new Set();
+    for (const s of services) for (const i of ((s.status || {}).loadBalancer || {}).ingress || []) used.add(i.ip);
+    for (const s of services) {
+      if (s.spec.type !== 'LoadBalancer' || (((s.status || {}).loadBalancer || {}).ingress || []).length) continue;
+      const ip = cidr.firstFree(this.ranges.lbCIDR, used);
+      if (!ip) continue;
+      used.add(ip);
+      s.status = Object.assign({}, s.status, { loadBalancer: { ingress: [{ ip, ipMode: 'VIP' }] } });
+      delete s.metadata.resourceVersion;
+      try { this.store.updateStatus(s); } catch (err) { this.log(`services: load balancer of ${s.metadata.name}: ${err.message}`); }
+    }
+  }
+
+  serviceModel(services, pods) {
+    const out = [];
+    for (const s of services) {
+      const spec = s.spec || {};
+      if (!spec.clusterIP || spec.clusterIP === 'None' || !spec.selector || spec.type === 'ExternalName') continue;
+      const ips = [spec.clusterIP];
+      const lb = (((s.status || {}).loadBalancer || {}).ingress || [])[0];
+      if (lb && lb.ip && cidr.contains(this.ranges.lbCIDR, lb.ip)) ips.push(lb.ip);
+      const backends = pods.filter((p) => p.ready && p.namespace === s.metadata.namespace && selected(spec.selector, p.labels));
+      const ports = (spec.ports || []).map((port) => ({
+        port: port.port, protocol: port.protocol || 'TCP',
+        endpoints: backends.map((p) => ({ ip: p.ip, port: targetPort(port, p.pod) })).filter((e) => e.port),
+      }));
+      out.push({ ips, ports });
+    }
+    return out;
+  }
+
+  sync() {
+    if (this.stopped) return;
+    try {
+      const services = this.store.list('v1', 'Service');
+      this.assignLoadBalancers(services);
+      const pods = this.podModel();
+      const model = {
+        pods,
+        services: this.serviceModel(this.store.list('v1', 'Service'), pods),
+        policies: this.store.list('networking.k8s.io/v1', 'NetworkPolicy'),
+        namespaces: this.store.list('v1', 'Namespace').map((n) => ({ name: n.metadata.name, labels: n.metadata.labels || {} })),
+      };
+      const text = nft.render(this.ranges, model);
+      if (text === this.lastText) return;
+      nft.apply(this.ranges, model);
+      this.lastText = text;
+    } catch (err) {
+      this.log(`services: ${err.message}`);
+    }
+  }
+
+  close() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.store.removeListener('event', this.onEvent);
+  }
+}
+
+module.exports = { NetworkController };
