@@ -265,8 +265,8 @@ static int fail_at(lua_State *L, const char *s, size_t offset, const char *what)
     }
   }
   lua_pushnil(L);
-  alaris_error_push(L, "invalid_json", "invalid JSON at byte %d (line %d, column %d): %s", (int)offset + 1, (int)line,
-                    (int)column, what);
+  alaris_error_push(L, "invalid_json", "invalid JSON at byte %I (line %I, column %I): %s", (lua_Integer)offset + 1,
+                    (lua_Integer)line, (lua_Integer)column, what);
   lua_pushinteger(L, (lua_Integer)offset + 1);
   lua_setfield(L, -2, "position");
   lua_pushinteger(L, (lua_Integer)line);

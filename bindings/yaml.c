@@ -487,8 +487,8 @@ static reader *open_reader(lua_State *L, const char *s, size_t len) {
 
 static int fail_reader(lua_State *L, reader *r) {
   lua_pushnil(L);
-  alaris_error_push(L, r->code ? r->code : "invalid_yaml", "invalid YAML at line %d, column %d: %s", (int)r->line,
-                    (int)r->column, r->problem);
+  alaris_error_push(L, r->code ? r->code : "invalid_yaml", "invalid YAML at line %I, column %I: %s",
+                    (lua_Integer)r->line, (lua_Integer)r->column, r->problem);
   lua_pushinteger(L, (lua_Integer)r->line);
   lua_setfield(L, -2, "line");
   lua_pushinteger(L, (lua_Integer)r->column);

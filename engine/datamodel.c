@@ -84,8 +84,8 @@ lua_Integer alaris_table_shape(lua_State *L, int idx, const char *format, lua_In
   if (ints && strings)
     luaL_error(L, "cannot encode a table with mixed keys (integers and strings) as %s", format);
   if (ints && max != ints)
-    luaL_error(L, "cannot encode a sparse array as %s (%d values, highest index %d); use json.null for holes", format,
-               (int)ints, (int)max);
+    luaL_error(L, "cannot encode a sparse array as %s (%I values, highest index %I); use json.null for holes", format,
+               ints, max);
   *nstrings = strings;
   return ints ? ints : -1; /* an unmarked empty table is a map */
 }

@@ -117,6 +117,7 @@ end)
 T.test("mixed, sparse and odd-keyed tables, cycles and functions raise", function()
   T.raises(function() json.encode({ 1, 2, x = 3 }) end, "mixed keys")
   T.raises(function() json.encode({ [1] = 1, [3] = 3 }) end, "sparse")
+  T.raises(function() json.encode({ [1] = 1, [3000000000] = 3 }) end, "highest index 3000000000")
   T.raises(function() json.encode({ [1.5] = 1 }) end, "key of type number")
   T.raises(function() json.encode({ [true] = 1 }) end, "key of type boolean")
   local t = { a = {} }
