@@ -413,6 +413,22 @@ T.test("a secret step output is withheld from the journal: --rollback hands the 
   T.contains(err, "password")
 end)
 
+T.test("a step output that expands past what a journal record may hold is dropped, not encoded", function()
+  local dir = T.tmpdir()
+  local file = T.write_file(dir .. "/bomb.lua", [[
+    local playbook = require "alaris.playbook"
+    return playbook { name = "bomb", steps = { { name = "a", run = function()
+      local t = { "lol" }
+      for _ = 1, 40 do t = { t, t } end -- small in memory, 2^40 leaves once written out
+      return t
+    end } } }
+  ]])
+  local _, err, code = T.run(string.format("timeout 60 %s --journal %s/j.jsonl %s", RUN, dir, file))
+  T.eq(code, 0, err)
+  T.contains(err, "its output cannot be journaled and was dropped")
+  T.ok(#T.read_file(dir .. "/j.jsonl") < 10000, "the journal stays small")
+end)
+
 T.test("--output json: stdout carries only the document; what steps print goes to stderr", function()
   local dir = setup()
   local out, err, code = run(dir, { before = "--output json", vars = "leak=b" })

@@ -47,6 +47,11 @@ function log.enabled(level) end
 ---@return fun(level: alaris.log.Level, line: string) previous
 function log.set_sink(fn) end
 
+---Raises when `value` would take more than `limit` bytes written out, shared tables (YAML aliases) expanded.
+---@param value any
+---@param limit integer
+function log.check_expanded_size(value, limit) end
+
 ---A copy of `value` fit to write out as JSON: every string value masked, keys and structure kept. Raises on what
 ---JSON cannot carry and past `opts.budget` bytes expanded. `opts.withhold`: strings holding a secret are left out
 ---instead, and the second result lists where (`"password"`, `"db.url"`, `""` for `value` itself).

@@ -102,7 +102,7 @@ local function read_var_file(path)
   if type(value) ~= "table" or value[1] ~= nil or getmetatable(value) == getmetatable(json.array({})) then
     usage_error("--var-file %s: expected a map of NAME: VALUE", path)
   end
-  local fits, why = pcall(require("alaris.vars").check_expanded_size, value, VAR_FILE_LIMIT)
+  local fits, why = pcall(log.check_expanded_size, value, VAR_FILE_LIMIT)
   if not fits then usage_error("--var-file %s: %s", path, why) end
   return value
 end

@@ -66,33 +66,42 @@ function log.secret(v)
   return v
 end
 
+-- Raises when `value` would take more than `limit` bytes written out, its shared tables (YAML aliases) expanded,
+-- as an encoder would. Allocates nothing, so an alias bomb is refused before it costs memory.
+function log.check_expanded_size(value, limit)
+  local left = limit
+  local function walk(v, depth)
+    left = left - (type(v) == "string" and #v + 2 or 8)
+    if left < 0 then error(string.format("larger than %d bytes once expanded", limit), 0) end
+    if type(v) == "table" then
+      if depth > 1000 then error("nested deeper than 1000 levels (a table containing itself?)", 0) end
+      for _, item in pairs(v) do walk(item, depth + 1) end
+    end
+  end
+  walk(value, 0)
+end
+
 -- A copy of `value` fit to write out: every string value masked; keys, other values, structure and metatables (a
 -- json.array stays an array) as they are. Raises, before anything is written, on what JSON cannot carry (functions,
--- userdata other than json.null, cycles) and when the copy passes `opts.budget` bytes (aliases that expand, in
--- a YAML alias bomb). With opts.withhold, a string holding a secret is left out instead of masked (json.null in an
--- array), and the second result lists where ("password", "db.url", "" for the value itself).
+-- userdata other than json.null) and past `opts.budget` bytes expanded (see log.check_expanded_size). With
+-- opts.withhold, a string holding a secret is left out instead of masked (json.null in an array), and the second
+-- result lists where ("password", "db.url", "" for the value itself).
 function log.masked_copy(value, opts)
   opts = opts or {}
-  local left, withheld = opts.budget or math.huge, {}
-  local function charge(n)
-    left = left - n
-    if left < 0 then error(string.format("larger than %d bytes once expanded", opts.budget), 0) end
-  end
-  local function copy(v, path, depth)
+  log.check_expanded_size(value, opts.budget or math.huge)
+  local withheld = {}
+  local function copy(v, path)
     local kind = type(v)
     if kind == "string" then
-      charge(#v + 2)
       if opts.withhold and alaris.is_secret(v) then
         withheld[#withheld + 1] = path
         return nil
       end
       return alaris.mask(v)
     elseif kind == "table" then
-      if depth > 1000 then error("nested deeper than 1000 levels (a table containing itself?)", 0) end
       local out = setmetatable({}, getmetatable(v))
       for k, item in pairs(v) do
-        charge(8)
-        local c = copy(item, path == "" and tostring(k) or (path .. "." .. tostring(k)), depth + 1)
+        local c = copy(item, path == "" and tostring(k) or (path .. "." .. tostring(k)))
         if c == nil and math.type(k) == "integer" then c = json.null end -- an array keeps its length
         out[k] = c
       end
@@ -100,10 +109,9 @@ function log.masked_copy(value, opts)
     elseif kind == "function" or kind == "thread" or (kind == "userdata" and v ~= json.null) then
       error("a " .. kind .. " cannot be written as JSON", 0)
     end
-    charge(8)
     return v
   end
-  return copy(value, "", 0), withheld
+  return copy(value, ""), withheld
 end
 
 return log

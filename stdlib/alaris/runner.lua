@@ -85,7 +85,7 @@ Run.__index = Run
 
 local function new_run(pb, opts)
   local self = setmetatable({ pb = pb, opts = opts, results = {}, completed = {}, outputs = {} }, Run)
-  self.console = report.console { enabled = opts.output ~= "json" }
+  self.console = report.console { enabled = opts.output ~= "json" and opts.output ~= "none" } -- none: benchmarks
   for i, step in ipairs(pb.steps) do self.results[i] = { name = step.name, status = "skipped" } end
   self.ctx = { vars = opts.vars, log = log, dry_run = opts.dry_run or false, outputs = self.outputs, playbook = pb.name }
   return self

@@ -156,17 +156,6 @@ function vars.resolve(decls, given, file)
   return values
 end
 
--- Raises when `value` (a decoded var file) is larger than `limit` bytes once its aliases are expanded.
-function vars.check_expanded_size(value, limit)
-  local left = limit
-  local function walk(v)
-    left = left - (type(v) == "string" and #v + 8 or 8)
-    if left < 0 then error(string.format("larger than %d bytes once its aliases are expanded", limit), 0) end
-    if type(v) == "table" then for _, item in pairs(v) do walk(item) end end
-  end
-  walk(value)
-end
-
 -- The vars as they may be shown: secrets replaced by ***.
 function vars.shown(decls, values)
   local out = {}
