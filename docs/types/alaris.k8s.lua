@@ -89,6 +89,16 @@
 ---@field timeout? number|false
 
 ---A local port forwarded to a pod's port: connect to `127.0.0.1:pf.local_port`.
+---@class alaris.k8s.ExecOptions
+---@field container? string the container (needed when the pod has several)
+---@field stdin? string sent to the command, then closed
+---@field timeout? number seconds for the whole command (the client's timeout, 60, by default)
+
+---@class alaris.k8s.ExecResult
+---@field stdout string
+---@field stderr string
+---@field exit_code integer 0 on success
+
 ---@class alaris.k8s.PortForward
 ---@field local_port integer
 ---@field errors string[] messages from the error channel
@@ -245,6 +255,16 @@ function Client:logs(namespace, pod, opts) end
 ---@return alaris.k8s.PortForward|nil pf
 ---@return alaris.Error|nil err
 function Client:port_forward(namespace, pod, port) end
+
+---Runs `command` (a list of arguments, no shell unless you run one) in a container of the pod through
+---`pods/NAME/exec` over WebSocket; returns when it has ended. A non-zero exit is a result, not an error.
+---@param namespace? string
+---@param pod string
+---@param command string[]
+---@param opts? alaris.k8s.ExecOptions
+---@return alaris.k8s.ExecResult|nil result
+---@return alaris.Error|nil err `exec` (refused: `err.status`), or the WebSocket's code
+function Client:exec(namespace, pod, command, opts) end
 
 ---Internal: the `alaris.http` options of one attempt.
 ---@private

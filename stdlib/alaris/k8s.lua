@@ -2,9 +2,10 @@
 -- the object (or list) or nil, err with the server's Status (err.status, err.reason, err.message, err.causes).
 -- Configuration and credentials come from alaris.k8s.kubeconfig and alaris.k8s.auth; apiVersion + kind map to
 -- resource paths through discovery (cached per client, refreshed on a miss); watch and wait live in
--- alaris.k8s.watch, port-forward in alaris.k8s.portforward. Requests go through alaris.http, so they yield to the
--- event loop and reuse connections. Idempotent requests (GET, server-side apply) are retried on 429, 5xx and
--- dropped connections. It does not cache objects (no informers) and speaks JSON only (no protobuf).
+-- alaris.k8s.watch, port-forward in alaris.k8s.portforward, exec in alaris.k8s.exec. Requests go through
+-- alaris.http, so they yield to the event loop and reuse connections. Idempotent requests (GET, server-side apply)
+-- are retried on 429, 5xx and dropped connections. It does not cache objects (no informers) and speaks JSON only
+-- (no protobuf).
 local alaris = require "alaris"
 local http = require "alaris.http"
 local json = require "alaris.json"
@@ -482,5 +483,6 @@ end
 k8s.Client = Client
 require("alaris.k8s.watch").install(k8s, Client)
 require("alaris.k8s.portforward").install(k8s, Client)
+require("alaris.k8s.exec").install(k8s, Client)
 
 return k8s
