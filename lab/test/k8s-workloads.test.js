@@ -285,3 +285,34 @@ test('activeDeadlineSeconds fails a running Job; ttlSecondsAfterFinished deletes
   await eventually(() => !get(lab, 'batch/v1', 'Job', 'brief'), 4000, 'job deleted after its TTL');
   await eventually(() => !lab.store.get('v1', 'Pod', 'default', pod.metadata.name), 3000, 'its pod collected');
 });
+
+test('a rollout that makes no progress for progressDeadlineSeconds is ProgressDeadlineExceeded; rollout status fails', async (t) => {
+  const lab = manual;
+  lab.store.createObject(deployment('stuck', { replicas: 1, extra: { progressDeadlineSeconds: 1 } }));
+  const d = await eventually(() => { const o = get(lab, 'apps/v1', 'Deployment', 'stuck'); return condition(o, 'Progressing') && o; }, 3000, 'progressing');
+  assert.equal(condition(d, 'Progressing').status, 'True');
+  const stuck = await eventually(() => { const o = get(lab, 'apps/v1', 'Deployment', 'stuck'); return condition(o, 'Progressing').status === 'False' && o; }, 4000, 'deadline');
+  assert.equal(condition(stuck, 'Progressing').reason, 'ProgressDeadlineExceeded');
+  assert.match(condition(stuck, 'Progressing').message, /^ReplicaSet "stuck-\w+" has timed out progressing\.$/);
+  assert.equal(condition(stuck, 'Available').status, 'False');
+  if (!haveKubectl(t)) return;
+  const r = await lab.kubectl(['rollout', 'status', 'deployment/stuck', '--timeout=10s']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /exceeded its progress deadline/);
+});
+
+test('a Job without completions (work queue) completes once a pod succeeded and none is running', async () => {
+  const lab = manual;
+  lab.store.createObject(job('queue', { parallelism: 2 }));
+  const j = get(lab, 'batch/v1', 'Job', 'queue');
+  assert.equal(j.spec.completions, undefined);
+  const pods = () => lab.store.list('v1', 'Pod', 'default').filter((p) => p.metadata.labels['job-name'] === 'queue');
+  await eventually(() => pods().length === 2, 3000, 'two workers');
+  setPod(lab, pods()[0], { phase: 'Succeeded', exitCode: 0 });
+  await sleep(100);
+  assert.equal(condition(get(lab, 'batch/v1', 'Job', 'queue'), 'Complete'), undefined, 'one worker still running');
+  setPod(lab, pods().find((p) => p.status.phase !== 'Succeeded'), { phase: 'Succeeded', exitCode: 0 });
+  const done = await eventually(() => { const o = get(lab, 'batch/v1', 'Job', 'queue'); return condition(o, 'Complete') && o; }, 3000, 'complete');
+  assert.equal(done.status.succeeded, 2);
+  assert.equal(pods().length, 2, 'no replacement worker was started');
+});

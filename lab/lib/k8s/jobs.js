@@ -91,7 +91,10 @@ function reconcileJob(wl, job, pods) {
 // Creates or deletes pods so that the wanted number are active; returns how many are active now.
 function runPods(wl, job, active, succeeded, failed, pods) {
   const spec = job.spec;
-  const remaining = spec.completions !== undefined && spec.completions !== null ? spec.completions - succeeded : spec.parallelism;
+  const workQueue = spec.completions === undefined || spec.completions === null;
+  // A work queue (no completions) starts nothing once a pod succeeded: the others finish their part.
+  if (workQueue && succeeded > 0) return active.length;
+  const remaining = workQueue ? spec.parallelism : spec.completions - succeeded;
   const want = Math.max(0, Math.min(spec.parallelism, remaining));
   if (active.length > want) {
     for (const p of active.slice(want)) wl.deletePod(p);
