@@ -28,6 +28,8 @@
 #define MAX_RESPONSE_HEAD 16384
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define DEFAULT_CONNECT_TIMEOUT 30.0
+/* The largest message received whole: a frame header may announce up to 2^63 bytes, which would be allocated. */
+#define MAX_MESSAGE (64 * 1024 * 1024)
 
 enum phase { TCP_CONNECTING, TLS_HANDSHAKE, SENDING_REQUEST, READING_RESPONSE, OPEN, BROKEN, CLOSED };
 
@@ -171,8 +173,11 @@ static void on_wslay_message(wslay_event_context_ptr ctx, const struct wslay_eve
   if (arg->opcode != WSLAY_TEXT_FRAME && arg->opcode != WSLAY_BINARY_FRAME)
     return; /* pings are answered by wslay; pongs are ignored */
   message *m = malloc(sizeof *m + arg->msg_length);
-  if (!m)
+  if (!m) { /* dropping it would corrupt the stream silently */
+    snprintf(ws->error, sizeof ws->error, "out of memory for a message of %zu bytes", arg->msg_length);
+    ws->phase = BROKEN;
     return;
+  }
   m->next = NULL;
   m->opcode = arg->opcode;
   m->len = arg->msg_length;
@@ -646,6 +651,7 @@ static int start_framing(websocket *ws) {
     snprintf(ws->error, sizeof ws->error, "out of memory");
     return IO_FAILED;
   }
+  wslay_event_config_set_max_recv_msg_length(ws->wctx, MAX_MESSAGE);
   /* Leftover bytes of the answer are frames: keep them, and make them the only content of head from now on. */
   memmove(ws->head, ws->head + ws->head_used, ws->head_len - ws->head_used);
   ws->head_len -= ws->head_used;
@@ -790,6 +796,18 @@ static int closed_error(lua_State *L, websocket *ws) {
                      ws->error[0] ? ws->error : "the connection is closed");
 }
 
+/* When wslay itself closed the connection (a message too big, a protocol error), says so. */
+static void explain_close_sent(websocket *ws) {
+  if (ws->error[0] || ws->close_code || !wslay_event_get_close_sent(ws->wctx))
+    return;
+  int code = wslay_event_get_status_code_sent(ws->wctx);
+  if (code == WSLAY_CODE_MESSAGE_TOO_BIG)
+    snprintf(ws->error, sizeof ws->error, "the server sent a message of more than %d MiB (the limit)",
+             MAX_MESSAGE / (1024 * 1024));
+  else
+    snprintf(ws->error, sizeof ws->error, "the server broke the WebSocket protocol (close code %d sent)", code);
+}
+
 static int receive_step(lua_State *L);
 
 static int receive_k(lua_State *L, int status, lua_KContext ctx) {
@@ -823,7 +841,8 @@ static int receive_step(lua_State *L) {
     return push_message(L, ws);
   if (ws->phase != OPEN || !wslay_event_want_read(ws->wctx)) {
     if (ws->phase == OPEN)
-      ws->phase = BROKEN; /* a close frame was received */
+      ws->phase = BROKEN; /* a close frame was received, or wslay closed on a protocol error */
+    explain_close_sent(ws);
     return closed_error(L, ws);
   }
   short events = POLLIN | (wslay_event_want_write(ws->wctx) ? POLLOUT : 0) | ws->want;

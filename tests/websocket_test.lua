@@ -99,4 +99,43 @@ T.test("a subprotocol with CR/LF is refused", function()
   T.raises(function() websocket.connect { url = "ws://127.0.0.1:9/", protocols = { "v4\r\nX: 1" } } end, "protocol")
 end)
 
+-- The Sec-WebSocket-Accept answer to a key (RFC 6455: base64 of SHA-1 of key .. GUID), by the openssl CLI.
+local function accept_key(key)
+  local out = T.run(string.format("printf %%s %s | openssl dgst -sha1 -binary | openssl base64",
+    T.sh_quote(key .. "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")))
+  return (out:gsub("%s", ""))
+end
+
+-- A server that completes the handshake, sends `frames` (raw bytes) and keeps the connection open until the client
+-- goes away.
+local function frames_server(frames)
+  local listener = assert(socket.listen("127.0.0.1", 0))
+  alaris.spawn(function()
+    local sock = assert(listener:accept())
+    local head = ""
+    while not head:find("\r\n\r\n", 1, true) do head = head .. assert(sock:read()) end
+    local key = head:match("\r\nSec%-WebSocket%-Key: ([^\r]+)\r\n")
+    sock:write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" ..
+      "Sec-WebSocket-Accept: " .. accept_key(key) .. "\r\n\r\n" .. frames)
+    while sock:read() do end
+    sock:close()
+    listener:close()
+  end)
+  return "ws://127.0.0.1:" .. math.tointeger(listener:port()) .. "/"
+end
+
+T.test("a frame announcing more than 64 MiB ends the connection at once instead of being awaited", function()
+  local hello = "\x81\x05hello"                                  -- a text frame "hello"
+  local huge = "\x82\x7f" .. string.pack(">I8", 65 * 1024 * 1024) .. "partial" -- a binary frame of 65 MiB, begun
+  local ws = assert(websocket.connect { url = frames_server(hello .. huge), timeout = 5 })
+  T.eq({ ws:receive(5) }, { "hello", "text" })
+  local started = alaris.now()
+  local msg, err = ws:receive(3)
+  T.eq(msg, nil)
+  T.ok(err.code ~= "timeout", "refused, not waited for: " .. tostring(err))
+  T.contains(tostring(err), "more than 64 MiB")
+  T.ok(alaris.now() - started < 2, "at once")
+  ws:close()
+end)
+
 T.run_all()
