@@ -1,8 +1,8 @@
 /* alaris.files: owner-only files, as the run journal needs them: opened for appending with mode 0600 and
  * close-on-exec (a child process never inherits the journal), an advisory lock held for a whole run, fsync after
- * each record, and mkdir without a shell. Returns Lua io files, so the rest of the work stays in Lua
- * (stdlib/alaris/journal.lua). It does no path policy: which folder, which name, what to do when a lock is taken is
- * the caller's. Not a playbook-facing module. */
+ * each record, mkdir without a shell, and stdout sent to stderr (--output json). Returns Lua io files, so the rest of
+ * the work stays in Lua (stdlib/alaris/journal.lua). It does no path policy: which folder, which name, what to do when
+ * a lock is taken is the caller's. Not a playbook-facing module. */
 #include <errno.h>
 #include <fcntl.h>
 #include <lauxlib.h>
@@ -80,8 +80,30 @@ static int l_mkdir(lua_State *L) {
   return luaL_fileresult(L, 0, path);
 }
 
+/* files.stdout_to_stderr() -> file | nil, err: from now on whatever writes to descriptor 1 (Lua, C, child
+ * processes) reaches stderr; the returned file (close-on-exec) writes to the original stdout. For --output json,
+ * whose stdout carries one document and nothing else. */
+static int l_stdout_to_stderr(lua_State *L) {
+  luaL_Stream *p = lua_newuserdatauv(L, sizeof *p, 0);
+  p->closef = NULL;
+  luaL_setmetatable(L, LUA_FILEHANDLE);
+  fflush(stdout);
+  int saved = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+  if (saved < 0)
+    return luaL_fileresult(L, 0, "stdout");
+  if (dup2(STDERR_FILENO, STDOUT_FILENO) < 0 || !(p->f = fdopen(saved, "w"))) {
+    int err = errno;
+    close(saved);
+    errno = err;
+    return luaL_fileresult(L, 0, "stdout");
+  }
+  p->closef = close_stream;
+  return 1;
+}
+
 static const luaL_Reg functions[] = {
-    {"open_private", l_open_private}, {"flock", l_flock}, {"fsync", l_fsync}, {"mkdir", l_mkdir}, {NULL, NULL},
+    {"open_private", l_open_private},         {"flock", l_flock}, {"fsync", l_fsync}, {"mkdir", l_mkdir},
+    {"stdout_to_stderr", l_stdout_to_stderr}, {NULL, NULL},
 };
 
 int luaopen_alaris_files(lua_State *L) {

@@ -437,6 +437,7 @@ T.test("--output json: stdout carries only the document; what steps print goes t
   T.ok(doc, "stdout is one JSON document: " .. out)
   T.eq(doc.exit_code, 0)
   T.contains(err, "printing the password ***")
+  T.contains(err, "a child process prints too")
 end)
 
 T.test("two alaris.sleep(1) in playbook.parallel overlap", function()

@@ -98,7 +98,9 @@ local function read_var_file(path)
   local json = require "alaris.json"
   local codec = path:match("%.json$") and json or require "alaris.yaml"
   local ok, value, derr = pcall(codec.decode, text)
-  if not ok or value == nil then usage_error("--var-file %s: %s", path, tostring(ok and derr or value):match("[^\n]*")) end
+  if not ok or value == nil then
+    usage_error("--var-file %s: %s", path, tostring(ok and derr or value):match("[^\n]*"))
+  end
   if type(value) ~= "table" or value[1] ~= nil or getmetatable(value) == getmetatable(json.array({})) then
     usage_error("--var-file %s: expected a map of NAME: VALUE", path)
   end

@@ -1,7 +1,8 @@
 -- Loaded before any user code: routes what Lua writes to the terminal through secret masking.
 -- print, io.write and the write method of io.stdout/io.stderr mask every registered secret. Files a script opens
 -- itself are written as given (a kubeconfig written to disk must keep its token). With --output json the runner
--- sends what steps write to stdout to stderr instead, so that stdout carries the JSON document alone.
+-- sends descriptor 1 to stderr (what steps and their child processes print), so that stdout carries the JSON
+-- document alone.
 local alaris = require "alaris"
 
 local prelude = {}
@@ -10,7 +11,7 @@ local mask = alaris.mask
 local stdout, stderr = io.stdout, io.stderr
 local file_methods = getmetatable(stdout).__index
 local raw_write = file_methods.write
-local stdout_target = stdout
+local document_out = stdout
 
 local function masked(...)
   local n = select("#", ...)
@@ -23,12 +24,7 @@ local function masked(...)
 end
 
 function file_methods.write(f, ...)
-  if f == stdout then
-    local ok, err = raw_write(stdout_target, masked(...))
-    if not ok then return ok, err end
-    return f
-  end
-  if f == stderr then return raw_write(f, masked(...)) end
+  if f == stdout or f == stderr then return raw_write(f, masked(...)) end
   return raw_write(f, ...)
 end
 
@@ -46,18 +42,18 @@ end
 -- Writes to f as given, for text masked already value by value (JSON documents, log lines): masking the whole
 -- text again would mask keys and framing that happen to contain a secret.
 function prelude.raw_write(f, ...)
-  return raw_write(f == stdout and stdout_target or f, ...)
+  return raw_write(f, ...)
 end
 
--- Sends what is written to stdout to stderr (on = true) or back.
-function prelude.stdout_to_stderr(on)
-  stdout:flush()
-  stdout_target = on and stderr or stdout
+-- From now on descriptor 1 is stderr; prelude.document_write reaches the original stdout.
+function prelude.stdout_to_stderr()
+  if document_out == stdout then document_out = assert(require("alaris.files").stdout_to_stderr()) end
 end
 
--- Writes to the real stdout, whatever stdout_to_stderr says (the JSON document).
+-- Writes to the original stdout (the JSON document), and flushes.
 function prelude.document_write(...)
-  return raw_write(stdout, ...)
+  raw_write(document_out, ...)
+  return document_out:flush()
 end
 
 return prelude

@@ -390,7 +390,7 @@ end
 function runner.run(pb, opts)
   alaris.shield_interrupts() -- a signal reaches the runner at a wait, where it can roll back, never mid-bookkeeping
   opts.journal = opts.journal or journal.default_path(pb, opts.vars)
-  if opts.output == "json" then prelude.stdout_to_stderr(true) end -- stdout is for the document alone
+  if opts.output == "json" then prelude.stdout_to_stderr() end -- stdout is for the document alone
   if opts.dry_run then return dry_run(pb, opts) end
   if (opts.resume or opts.rollback) and not journal.exists(opts.journal) then
     return usage(string.format("%s: no journal at %s", opts.resume and "--resume" or "--rollback", opts.journal))

@@ -29,6 +29,7 @@ local function step(name, tags)
       end
       if ctx.vars.leak == name then
         print("printing the password " .. ctx.vars.password)
+        os.execute("echo a child process prints too")
         io.stderr:write("stderr has " .. ctx.vars.password .. "\n")
         ctx.log.info("log has " .. ctx.vars.password, { field = ctx.vars.password })
       end
