@@ -134,7 +134,8 @@ static int conn_close(lua_State *L) {
   if (pc->busy && pc->waiter && pc->waiter != alaris_current_task(L))
     return luaL_error(L, "cannot close a connection while another task waits for its query");
   pg_close_conn(pc, NULL);
-  return 0;
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
 static int conn_gc(lua_State *L) {

@@ -98,7 +98,8 @@ T.test("a closed client raises on use; close is idempotent and runs on <close>",
     local scoped <close> = dc
     T.ok(scoped)
   end
-  dc:close()
+  T.eq(dc:close(), true)
+  T.eq(dc:close(), true, "idempotent")
   T.eq(tostring(dc), "digitalocean client (http://127.0.0.1:9, closed)")
   T.raises(function() dc:get("/v2/account") end, "attempt to use a closed digitalocean client")
   T.raises(function() dc:pages("/v2/volumes", "volumes") end, "closed digitalocean client")

@@ -124,6 +124,7 @@ end
 --- client:close(): forgets the token; later requests raise. Idempotent; also run by <close>.
 function Client:close()
   tokens[self] = nil
+  return true
 end
 Client.__close = Client.close
 

@@ -76,6 +76,7 @@ end
 
 function Client:close()
   self.closed = true
+  return true
 end
 Client.__close = Client.close
 

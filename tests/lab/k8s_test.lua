@@ -355,6 +355,15 @@ local function set_ready(name, status)
     "merge", { subresource = "status" }))
 end
 
+-- The suite's namespace and Widget CRD, for every test that works in them: each test sets up what it needs, so any
+-- one of them runs alone (ONLY=...). Server-side apply makes this a no-op when they exist.
+local namespace_ready = false
+local function suite_namespace()
+  if namespace_ready then return end
+  must(kc:apply_all { { apiVersion = "v1", kind = "Namespace", metadata = { name = NS } }, widget_crd() })
+  namespace_ready = true
+end
+
 T.test("apply_all: a YAML stream, the Namespace and the CRD first, a kind created a moment ago usable at once", function()
   local text = yaml.encode_all {
     widget("first", 1),
@@ -374,6 +383,7 @@ T.test("apply_all: a YAML stream, the Namespace and the CRD first, a kind create
 end)
 
 T.test("CRUD: create, get, replace, delete; NotFound, AlreadyExists, Conflict as Status errors", function()
+  suite_namespace()
   local created = must(kc:create(configmap("crud", { a = "1" })))
   T.eq(created.data.a, "1")
   T.ok(created.metadata.uid, "uid")
@@ -398,6 +408,7 @@ T.test("CRUD: create, get, replace, delete; NotFound, AlreadyExists, Conflict as
 end)
 
 T.test("patch: merge, json and strategic", function()
+  suite_namespace()
   must(kc:create({ apiVersion = "apps/v1", kind = "Deployment", metadata = { name = "web", namespace = NS },
     spec = { replicas = 1, selector = { matchLabels = { app = "web" } }, template = {
       metadata = { labels = { app = "web" } },
@@ -421,6 +432,7 @@ T.test("patch: merge, json and strategic", function()
 end)
 
 T.test("server-side apply: field ownership, a conflict between managers, force", function()
+  suite_namespace()
   local m = configmap("ssa", { owner = "alaris" })
   local a = must(kc:apply(m))
   T.eq(a.data.owner, "alaris")
@@ -436,6 +448,7 @@ T.test("server-side apply: field ownership, a conflict between managers, force",
 end)
 
 T.test("a dry-run apply answers the object and stores nothing", function()
+  suite_namespace()
   local obj = must(kc:apply(configmap("dry", { x = "1" }), { dry_run = true }))
   T.eq(obj.data.x, "1")
   expect_error("NotFound", 404, kc:get("v1", "ConfigMap", "dry", NS))
@@ -445,6 +458,7 @@ T.test("a dry-run apply answers the object and stores nothing", function()
 end)
 
 T.test("Invalid: the causes name the fields", function()
+  suite_namespace()
   local bad = { apiVersion = "apps/v1", kind = "Deployment", metadata = { name = "Bad_Name", namespace = NS },
     spec = { replicas = -1, selector = { matchLabels = { app = "x" } },
       template = { metadata = { labels = { app = "x" } }, spec = { containers = json.array {} } } } }
@@ -458,6 +472,7 @@ T.test("Invalid: the causes name the fields", function()
 end)
 
 T.test("2,000 ConfigMaps created concurrently, listed in pages", function()
+  suite_namespace()
   local playbook = require "alaris.playbook"
   local names = {}
   for i = 1, 2000 do names[i] = string.format("page-%04d", i) end
@@ -483,6 +498,7 @@ T.test("2,000 ConfigMaps created concurrently, listed in pages", function()
 end)
 
 T.test("watch survives a 410 Gone: the history is forgotten, the watch lists again and goes on", function()
+  suite_namespace()
   -- 2,000 writes above overflowed the lab's event history: version "1" is too old.
   local it, stream = kc:watch("v1", "ConfigMap", NS, { resource_version = "1", label_selector = "late=yes",
     timeout = 20 })
@@ -506,6 +522,7 @@ T.test("watch survives a 410 Gone: the history is forgotten, the watch lists aga
 end)
 
 T.test("watch: initial objects, changes, deletions, selectors; break stops the stream", function()
+  suite_namespace()
   local changes = alaris.spawn(function()
     alaris.sleep(0.2)
     must(kc:create(configmap("w1", { v = "1" })))
@@ -524,6 +541,7 @@ T.test("watch: initial objects, changes, deletions, selectors; break stops the s
 end)
 
 T.test("watch: a burst of 1,500 events, read by a slow consumer, arrives whole and in order", function()
+  suite_namespace()
   local label = "burst-" .. math.random(1e9)
   local writer = alaris.spawn(function()
     alaris.sleep(0.2)
@@ -548,6 +566,7 @@ T.test("watch: a burst of 1,500 events, read by a slow consumer, arrives whole a
 end)
 
 T.test("wait: a condition set by another task through the status subresource", function()
+  suite_namespace()
   must(kc:apply(widget("waited", 2)))
   set_ready("waited", "False")
   local setter = alaris.spawn(function()
@@ -564,6 +583,7 @@ T.test("wait: a condition set by another task through the status subresource", f
 end)
 
 T.test("wait: a timeout says what it saw last", function()
+  suite_namespace()
   must(kc:apply(widget("never", 1)))
   set_ready("never", "False")
   local started = alaris.now()
@@ -588,6 +608,7 @@ T.test("tasks that need the same discovery document at once share one request", 
 end)
 
 T.test("two waits in playbook.parallel overlap", function()
+  suite_namespace()
   local playbook = require "alaris.playbook"
   must(kc:apply(widget("pa", 1)))
   must(kc:apply(widget("pb", 1)))
@@ -608,6 +629,7 @@ T.test("two waits in playbook.parallel overlap", function()
 end)
 
 T.test("retries: 503 twice, then the GET succeeds (three requests in the lab's log)", function()
+  suite_namespace()
   must(kc:apply(configmap("flaky", { v = "1" })))
   local path = "/api/v1/namespaces/" .. NS .. "/configmaps/flaky"
   admin("DELETE", "/requests")
@@ -630,6 +652,7 @@ T.test("retries: 503 twice, then the GET succeeds (three requests in the lab's l
 end)
 
 T.test("logs: the pod's log, NotFound for a missing pod", function()
+  suite_namespace()
   must(kc:create({ apiVersion = "v1", kind = "Pod", metadata = { name = "logger", namespace = NS },
     spec = { containers = { { name = "main", image = "busybox:1" } } } }))
   T.eq(must(kc:logs(NS, "logger", { tail_lines = 10 })), "", "nothing logged yet")
@@ -644,6 +667,7 @@ T.test("logs: the pod's log, NotFound for a missing pod", function()
 end)
 
 T.test("secret_data decodes values and registers them as secrets", function()
+  suite_namespace()
   local value = "s3cr3t-" .. RUN
   must(kc:apply({ apiVersion = "v1", kind = "Secret", metadata = { name = "creds", namespace = NS },
     data = { password = crypto.base64_encode(value) } }))
@@ -654,6 +678,7 @@ T.test("secret_data decodes values and registers them as secrets", function()
 end)
 
 T.test("port-forward to a real PostgreSQL through the lab, used by alaris.pg", function()
+  suite_namespace()
   local pg = require "alaris.pg"
   local dir = T.tmpdir() .. "/pg"
   local _, perr, code = T.run("tests/support/pg-server up " .. dir)
@@ -703,6 +728,7 @@ T.test("port-forward to a real PostgreSQL through the lab, used by alaris.pg", f
 end)
 
 T.test("delete with propagation and wait; the namespace goes at the end", function()
+  suite_namespace()
   local ok, err = kc:delete({ apiVersion = "v1", kind = "Namespace", metadata = { name = NS } },
     { propagation = "Foreground", wait = true, timeout = 60 })
   T.eq(ok, true, tostring(err))

@@ -97,6 +97,20 @@ local function lab_admin(method, path, body)
   })
 end
 
+-- The suite's bucket, and an object in it, for every test that uses them: each test sets up what it needs, so any
+-- one of them runs alone (ONLY=...).
+local bucket_ready = false
+local function suite_bucket()
+  if bucket_ready then return end
+  if not client:head_bucket(BUCKET) then must(client:create_bucket(BUCKET)) end
+  bucket_ready = true
+end
+
+local function suite_object()
+  suite_bucket()
+  must(client:put(BUCKET, "many/00001", "1"))
+end
+
 T.test("client configuration comes from the SPACES_* environment", function()
   T.eq(client.region, os.getenv("SPACES_REGION"))
   T.eq(client.access_key, os.getenv("SPACES_ACCESS_KEY_ID"))
@@ -109,6 +123,7 @@ end)
 T.test("buckets: create, head, list, and a missing one is NoSuchBucket", function()
   T.eq(must(client:create_bucket(BUCKET)), true)
   T.eq(must(client:head_bucket(BUCKET)), true)
+  bucket_ready = true
   local names = {}
   for _, b in ipairs(must(client:list_buckets())) do names[b.name] = b.creation_date end
   T.ok(names[BUCKET], "the new bucket is listed")
@@ -117,6 +132,7 @@ T.test("buckets: create, head, list, and a missing one is NoSuchBucket", functio
 end)
 
 T.test("every operation works with awkward keys", function()
+  suite_bucket()
   for _, key in ipairs(AWKWARD_KEYS) do
     local body = "body of " .. key
     local put = must(client:put(BUCKET, "awk/" .. key, body,
@@ -148,6 +164,7 @@ end)
 -- "." and ".." are ordinary parts of S3 keys: the client escapes them (%2E) so that nothing on the way takes them as
 -- dot segments, and the key and its signature arrive unchanged. (It runs in a bucket of its own.)
 T.test("keys with dot segments reach the server as they are", function()
+  suite_bucket()
   local bucket = BUCKET .. "-dots"
   must(client:create_bucket(bucket))
   lab_admin("DELETE", "/requests")
@@ -164,6 +181,7 @@ T.test("keys with dot segments reach the server as they are", function()
 end)
 
 T.test("get and head of a missing key: NoSuchKey with the status", function()
+  suite_bucket()
   expect_error("NoSuchKey", 404, client:get(BUCKET, "no such key"))
   local value, err = client:head(BUCKET, "no such key")
   expect_error("NoSuchKey", 404, value, err)
@@ -171,6 +189,7 @@ T.test("get and head of a missing key: NoSuchKey with the status", function()
 end)
 
 T.test("list: delimiter gives common prefixes, start_after skips", function()
+  suite_bucket()
   for _, k in ipairs({ "tree/a.txt", "tree/b/1", "tree/b/2", "tree/c/1", "tree/d.txt" }) do
     must(client:put(BUCKET, k, k))
   end
@@ -186,6 +205,7 @@ T.test("list: delimiter gives common prefixes, start_after skips", function()
 end)
 
 T.test("2,500 objects are listed across pages, each once, in order", function()
+  suite_bucket()
   local n = 2500
   in_parallel(n, 8, function(i)
     must(client:put(BUCKET, string.format("many/%05d", i), tostring(i)))
@@ -211,6 +231,7 @@ T.test("2,500 objects are listed across pages, each once, in order", function()
 end)
 
 T.test("a 20 MiB body goes up as a multipart upload and comes back byte-exact", function()
+  suite_bucket()
   local data = random_bytes(20 * MiB)
   lab_admin("DELETE", "/requests")
   local put = must(client:put(BUCKET, "big/twenty mib.bin", data))
@@ -240,6 +261,7 @@ T.test("a 20 MiB body goes up as a multipart upload and comes back byte-exact", 
 end)
 
 T.test("files: a multipart upload from a file and a streamed download to a file", function()
+  suite_bucket()
   local dir = T.tmpdir()
   local data = random_bytes(11 * MiB + 123)
   T.write_file(dir .. "/in.bin", data)
@@ -253,6 +275,7 @@ T.test("files: a multipart upload from a file and a streamed download to a file"
 end)
 
 T.test("a failed multipart upload is aborted", function()
+  suite_bucket()
   local key = "big/aborted.bin"
   lab_admin("DELETE", "/requests")
   local rule = lab_admin("POST", "/faults", { target = "s3", method = "PUT",
@@ -271,6 +294,7 @@ T.test("a failed multipart upload is aborted", function()
 end)
 
 T.test("a presigned PUT uploads without credentials; a tampered URL is refused", function()
+  suite_bucket()
   local url = client:presign_put(BUCKET, "presigned/up load.txt", 300)
   local resp = must(http.request { method = "PUT", url = url, body = "sent with a presigned URL" })
   T.eq(resp.status, 200, "presigned PUT: " .. tostring(resp.body))
@@ -282,6 +306,7 @@ T.test("a presigned PUT uploads without credentials; a tampered URL is refused",
 end)
 
 T.test("a wrong secret gives SignatureDoesNotMatch and the secret never shows", function()
+  suite_object()
   local bad = must(s3.client { secret_key = "not-the-right-secret" })
   local value, err = bad:get(BUCKET, "many/00001")
   expect_error("SignatureDoesNotMatch", 403, value, err)
@@ -291,6 +316,7 @@ T.test("a wrong secret gives SignatureDoesNotMatch and the secret never shows", 
 end)
 
 T.test("a key without a grant on the bucket gets AccessDenied", function()
+  suite_object()
   local other = "s3test-other-" .. RUN
   must(client:create_bucket(other))
   local status, body = do_api("POST", "/v2/spaces/keys", { name = "s3test-" .. RUN,
@@ -308,6 +334,7 @@ T.test("a key without a grant on the bucket gets AccessDenied", function()
 end)
 
 T.test("s3cmd reads what alaris writes, alaris reads what s3cmd writes", function()
+  suite_bucket()
   local dir = T.tmpdir()
   local cfg = s3cmd_config(dir, os.getenv("SPACES_ACCESS_KEY_ID"), os.getenv("SPACES_SECRET_ACCESS_KEY"))
   local perms = io.popen("stat -c %a " .. T.sh_quote(cfg)):read("l")
@@ -332,14 +359,17 @@ T.test("s3cmd reads what alaris writes, alaris reads what s3cmd writes", functio
 end)
 
 T.test("misuse raises: a closed client, a bad body, a small part size", function()
+  suite_bucket()
   local c = must(s3.client())
   T.raises(function() c:put(BUCKET, "k", 42) end, "body")
   T.raises(function() c:put(BUCKET, "k", "x", { part_size = MiB }) end, "part_size")
-  c:close()
+  T.eq(c:close(), true)
+  T.eq(c:close(), true, "idempotent")
   T.raises(function() c:get(BUCKET, "k") end, "closed")
 end)
 
 T.test("cleanup: delete every object, then the bucket", function()
+  suite_bucket()
   local keys = {}
   for obj in client:list(BUCKET) do keys[#keys + 1] = obj.key end
   in_parallel(#keys, 8, function(i) must(client:delete(BUCKET, keys[i])) end)

@@ -329,8 +329,8 @@ T.test("<close> and close end the session; a closed connection raises", function
     return one(watcher, "select count(*) as n from pg_stat_activity where pid = $1", pid).n == 0
   end), "the server session ended")
   local db = connect()
-  db:close()
-  db:close()
+  T.eq(db:close(), true)
+  T.eq(db:close(), true, "idempotent")
   T.ok(db:closed())
   T.raises(function() db:query("select 1") end, "attempt to use a closed connection")
   T.raises(function() db:exec("select 1") end, "attempt to use a closed connection")

@@ -95,7 +95,7 @@ end
 
 --- pf:close(): stops listening, closes every forwarded connection. Idempotent.
 function Forward:close()
-  if self.closed then return end
+  if self.closed then return true end
   self.closed = true
   self.client.closers[self] = nil
   for _, t in ipairs(self.tasks) do
@@ -107,7 +107,7 @@ function Forward:close()
     conn.sock:close()
   end
   self.connections = {}
-  self.listener:close()
+  return self.listener:close()
 end
 Forward.__close = Forward.close
 Forward.__gc = Forward.close
