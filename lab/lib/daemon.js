@@ -124,6 +124,7 @@ async function startParts(opts, tokens, keys) {
   const node = {};
   const k8s = await k8sServer.start({ dir: opts.dir, host: HOST, port: 0, instrument: new admin.Instrument('k8s'),
     token: tokens.k8s, log: (line) => log(line), workloads: opts.workloads, podCIDR: opts.ranges.podCIDR,
+    nodeIP: opts.ranges.podNetwork ? require('./node/network').hostIP() : undefined,
     execInPod: (...args) => node.execInPod(...args) });
   parts.push(['k8s', k8s]);
   if (opts.ranges.podNetwork) {

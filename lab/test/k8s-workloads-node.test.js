@@ -2,7 +2,8 @@
 // The workload controllers with the node runtime (pods as real processes; needs root, as `lab up` does), through
 // the real kubectl: a rolling update (maxSurge 1, maxUnavailable 0, a readiness probe) replaces every pod while a
 // watch sees the ready count never drop below the replicas; Jobs complete, or fail past backoffLimit with their
-// failed pods kept; `kubectl exec` runs in the pod with stdin, output and the exit code.
+// failed pods kept; `kubectl exec` runs in the pod with stdin, output and the exit code; the Node's InternalIP
+// is the hostIP of its pods.
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -107,6 +108,8 @@ test('with the node runtime: rollout without a gap in readiness, Jobs complete a
     const pods = (await getJSON(lab, ['-n', NS, 'pods', '-l', 'app=web'])).items.filter((p) => !p.metadata.deletionTimestamp);
     assert.equal(pods.length, 3);
     for (const p of pods) assert.equal(p.spec.containers[0].image, 'busybox:1.37');
+    const node = await getJSON(lab, ['node', 'lab-node-1']);
+    assert.equal(node.status.addresses.find((a) => a.type === 'InternalIP').address, pods[0].status.hostIP, "the node's address is its pods' hostIP");
 
     const exec = await kubectl(lab, ['-n', NS, 'exec', '-i', pods[0].metadata.name, '--', 'sh', '-c', 'wc -l; echo "$(hostname)" >&2; exit 6'],
       { input: 'a\nb\n' });

@@ -24,8 +24,7 @@ function condition(type, status, reason, message, time) {
   return { type, status, lastHeartbeatTime: time, lastTransitionTime: time, reason, message };
 }
 
-// The Node as a kubelet registers it. internalIP: the node's address as pods see it (127.0.0.1 until the node
-// runtime writes its own).
+// The Node as a kubelet registers it. internalIP: the node's address as pods see it (their status.hostIP).
 function nodeObject({ internalIP = '127.0.0.1' } = {}) {
   const t = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const arch = process.arch === 'arm64' ? 'arm64' : 'amd64';

@@ -4,8 +4,9 @@
 // in-memory store; pod logs, WebSocket port-forward and exec; the node lab-node-1 and the workload controllers;
 // the CRDs in lab/crds/*.yaml installed at start.
 // start({dir, host, port, instrument, token?, log?, historySize?, bookmarkIntervalMs?, workloads?, podCIDR?,
-//        execInPod?, jobBackoffMs?}): workloads 'off' runs the readiness-only kubelet (fake-kubelet.js) with
-//        addresses from podCIDR; execInPod is the node runtime's exec for pods/exec.
+//        execInPod?, nodeIP?, jobBackoffMs?}): workloads 'off' runs the readiness-only kubelet (fake-kubelet.js)
+//        with addresses from podCIDR; execInPod is the node runtime's exec for pods/exec; nodeIP the node's
+//        InternalIP (127.0.0.1 by default).
 //   → {url, port, caData, token, clientCert, clientKey, store, close()}.
 // Validation (validate.js) and server-side apply (apply.js) are used when those modules are present.
 
@@ -118,7 +119,7 @@ class ApiServer {
     this.apply = optionalModule('./apply');
     this.controllers = new Controllers({ store: this.store, registry: this.registry, validator: this.validator });
     this.controllers.bootstrap();
-    registerNode(this.store);
+    registerNode(this.store, { internalIP: opts.nodeIP });
     this.workloads = new Workloads({ store: this.store, registry: this.registry, jobBackoffMs: opts.jobBackoffMs });
     // workloads 'off': the readiness-only kubelet writes pod status; otherwise the node runtime does.
     this.kubelet = opts.workloads === 'off' ? new FakeKubelet({ store: this.store, podCIDR: opts.podCIDR }) : null;
