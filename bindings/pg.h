@@ -61,6 +61,7 @@ int pg_nul_in_text_param(lua_State *L, const params *p, int first, int n);
 void pg_set_field(lua_State *L, const char *name, const char *value); /* on the table on top, unless empty */
 void pg_push_trimmed(lua_State *L, const char *s);
 int pg_fail_sql(lua_State *L, const PGresult *r);
+const char *pg_code_of(const char *sqlstate, const char *otherwise); /* "conflict" for 23505, ... */
 void pg_push_connect_message(lua_State *L, const char *raw, char sqlstate[6], char severity[16]);
 
 #endif

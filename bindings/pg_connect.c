@@ -125,7 +125,7 @@ static int connect_failed(lua_State *L, pg_conn *pc) {
   char sqlstate[6], severity[16];
   pg_push_connect_message(L, PQerrorMessage(pc->conn), sqlstate, severity);
   pg_close_conn(pc, "the connection failed");
-  alaris_fail(L, "connect", "%s", lua_tostring(L, -1));
+  alaris_fail(L, pg_code_of(sqlstate[0] ? sqlstate : NULL, "connect"), "%s", lua_tostring(L, -1));
   pg_set_field(L, "sqlstate", sqlstate);
   pg_set_field(L, "severity", severity);
   return 2;

@@ -23,14 +23,34 @@ void pg_push_trimmed(lua_State *L, const char *s) {
   lua_pushlstring(L, s, len);
 }
 
-/* nil, err from a server error: err.sqlstate, severity, message, detail, hint, position and the object names. */
+/* The code every alaris module uses for the condition a SQLSTATE names (docs/modules/alaris.md), else `otherwise`. */
+const char *pg_code_of(const char *sqlstate, const char *otherwise) {
+  static const struct {
+    const char *prefix, *code;
+  } codes[] = {
+      {"23505", "conflict"},  {"40001", "conflict"},  {"40P01", "conflict"},  {"42P01", "not_found"},
+      {"42703", "not_found"}, {"42704", "not_found"}, {"42883", "not_found"}, {"3D000", "not_found"},
+      {"3F000", "not_found"}, {"42501", "forbidden"}, {"28", "unauthorized"}, {"57014", "timeout"},
+      {"55P03", "timeout"},   {"42601", "invalid"},   {"22", "invalid"},      {"23502", "invalid"},
+      {"23503", "invalid"},   {"23514", "invalid"},
+  };
+  if (sqlstate)
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+      if (strncmp(sqlstate, codes[i].prefix, strlen(codes[i].prefix)) == 0)
+        return codes[i].code;
+  return otherwise;
+}
+
+/* nil, err from a server error: err.code from the SQLSTATE ("sql" when no common code fits), err.sqlstate,
+ * severity, message, detail, hint, position and the object names. */
 int pg_fail_sql(lua_State *L, const PGresult *r) {
   const char *primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+  const char *code = pg_code_of(PQresultErrorField(r, PG_DIAG_SQLSTATE), "sql");
   if (primary) {
-    alaris_fail(L, "sql", "%s", primary);
+    alaris_fail(L, code, "%s", primary);
   } else {
     pg_push_trimmed(L, PQresultErrorMessage(r));
-    alaris_fail(L, "sql", "%s", lua_tostring(L, -1));
+    alaris_fail(L, code, "%s", lua_tostring(L, -1));
     lua_remove(L, -3);
   }
   static const struct {

@@ -2,8 +2,9 @@
 -- LuaLS type stubs for `alaris.pg` (stdlib/alaris/pg.lua over bindings/pg.c): PostgreSQL over libpq on the event
 -- loop. For editors only; tests/types_test.lua checks it against the real module and the connection's methods.
 
----`"sql"` (the server's error), `"connect"`, `"timeout"`, `"connection"` (the connection broke), `"param"`,
----`"unsupported"` (COPY), `"rollback"` (`db:transaction`).
+---The server's error by its SQLSTATE: `"conflict"` (23505, ...), `"not_found"` (42P01, 3D000, ...), `"forbidden"`,
+---`"unauthorized"` (28xxx), `"invalid"` (42601, 22xxx, ...), `"timeout"` (57014), else `"sql"`; also `"connect"`,
+---`"timeout"`, `"connection"` (the connection broke), `"param"`, `"unsupported"` (COPY), `"rollback"` (`db:transaction`).
 ---@class alaris.pg.Error: alaris.Error
 ---@field sqlstate? string e.g. `"23505"` unique violation, `"42601"` syntax error, `"28P01"` wrong password
 ---@field severity? string `"ERROR"`, `"FATAL"`
@@ -97,7 +98,7 @@ local pg = {}
 ---what is missing. The password is masked in all output.
 ---@param conninfo? string|table<string, string|number>
 ---@return alaris.pg.Connection|nil db
----@return alaris.pg.Error|nil err `"connect"` (with `sqlstate` when the server said why) or `"timeout"`
+---@return alaris.pg.Error|nil err `"connect"`, `"unauthorized"`, `"not_found"` (`sqlstate` says why), `"timeout"`
 function pg.connect(conninfo) end
 
 ---`PQescapeIdentifier` without a server.
