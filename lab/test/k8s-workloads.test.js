@@ -316,3 +316,38 @@ test('a Job without completions (work queue) completes once a pod succeeded and 
   assert.equal(done.status.succeeded, 2);
   assert.equal(pods().length, 2, 'no replacement worker was started');
 });
+
+test('kubectl rollout pause: a template change waits, scaling still happens; resume rolls out', async (t) => {
+  if (!haveKubectl(t)) return;
+  fake.store.createObject(deployment('held', { replicas: 2 }));
+  assert.equal((await fake.kubectl(['rollout', 'status', 'deployment/held', '--timeout=20s'])).code, 0);
+  assert.equal((await fake.kubectl(['rollout', 'pause', 'deployment/held'])).code, 0);
+  assert.equal((await fake.kubectl(['set', 'image', 'deployment/held', 'main=busybox:9'])).code, 0);
+  assert.equal((await fake.kubectl(['scale', 'deployment/held', '--replicas=3'])).code, 0);
+  const d = await eventually(() => { const o = get(fake, 'apps/v1', 'Deployment', 'held'); return o.status.readyReplicas === 3 && o; }, 5000, 'scaled while paused');
+  const sets = owned(fake, 'ReplicaSet', d);
+  assert.equal(sets.length, 1, 'no new ReplicaSet while paused');
+  assert.equal(sets[0].spec.template.spec.containers[0].image, 'busybox:1.36');
+  assert.deepEqual([condition(d, 'Progressing').status, condition(d, 'Progressing').reason], ['Unknown', 'DeploymentPaused']);
+  assert.equal((await fake.kubectl(['rollout', 'resume', 'deployment/held'])).code, 0);
+  const rolled = await fake.kubectl(['rollout', 'status', 'deployment/held', '--timeout=20s']);
+  assert.equal(rolled.code, 0, rolled.stderr);
+  const after = get(fake, 'apps/v1', 'Deployment', 'held');
+  const current = owned(fake, 'ReplicaSet', after).find((rs) => rs.spec.replicas === 3);
+  assert.equal(current.spec.template.spec.containers[0].image, 'busybox:9');
+  assert.equal(condition(after, 'Progressing').reason, 'NewReplicaSetAvailable');
+});
+
+test('minReadySeconds: a ready pod counts as available only after that long', async () => {
+  const lab = manual;
+  lab.store.createObject(deployment('slowready', { replicas: 1, extra: { minReadySeconds: 1 } }));
+  const d = await eventually(() => get(lab, 'apps/v1', 'Deployment', 'slowready').status.replicas === 1 && get(lab, 'apps/v1', 'Deployment', 'slowready'), 3000, 'pod');
+  const [rs] = owned(lab, 'ReplicaSet', d);
+  assert.equal(rs.spec.minReadySeconds, 1);
+  const readyAt = Date.now();
+  setPod(lab, owned(lab, 'Pod', rs)[0], { ready: true });
+  const ready = await eventually(() => { const o = get(lab, 'apps/v1', 'ReplicaSet', rs.metadata.name); return o.status.readyReplicas === 1 && o; }, 3000, 'ready');
+  assert.equal(ready.status.availableReplicas, undefined, 'not yet available');
+  await eventually(() => get(lab, 'apps/v1', 'Deployment', 'slowready').status.availableReplicas === 1, 4000, 'available');
+  assert.ok(Date.now() - readyAt >= 1000, 'available no sooner than a second after ready');
+});

@@ -165,7 +165,8 @@ class Workloads {
       upd.metadata.annotations = Object.assign({}, upd.metadata.annotations, { [REVISION]: String(revisionOf(newRS)) });
       d = this.store.update(this.res.deployments, upd, {});
     }
-    if (newRS && !d.spec.paused) newRS = this.rollOut(d, newRS, oldRSs, allPods);
+    if (d.spec.paused) this.scalePaused(d, owned);
+    else if (newRS) newRS = this.rollOut(d, newRS, oldRSs, allPods);
     this.cleanupHistory(d, oldRSs);
     this.writeDeploymentStatus(d, newRS, oldRSs, created);
   }
@@ -251,6 +252,13 @@ class Workloads {
     return newRS;
   }
 
+  // A paused Deployment does not roll; it still scales when one ReplicaSet alone has pods.
+  scalePaused(d, owned) {
+    const active = owned.filter((rs) => specReplicas(rs) > 0);
+    const target = active.length === 1 ? active[0] : active.length === 0 ? owned.sort(byAge)[owned.length - 1] : null;
+    if (target) this.scaleReplicaSet(target, specReplicas(d), d);
+  }
+
   cleanupHistory(d, oldRSs) {
     const limit = d.spec.revisionHistoryLimit === undefined ? 10 : d.spec.revisionHistoryLimit;
     const idle = oldRSs.filter((rs) => specReplicas(rs) === 0 && statusOf(rs, 'replicas') === 0);
@@ -288,6 +296,10 @@ class Workloads {
   }
 
   setProgressing(d, conditions, status, old, newRS, created) {
+    if (d.spec.paused) {
+      u.setCondition(conditions, { type: 'Progressing', status: 'Unknown', reason: 'DeploymentPaused', message: 'Deployment is paused' }, { withUpdateTime: true });
+      return;
+    }
     if (!newRS) return;
     const name = newRS.metadata.name;
     const replicas = specReplicas(d);
@@ -297,7 +309,7 @@ class Workloads {
     const current = conditions.find((c) => c.type === 'Progressing');
     if (complete) return set('NewReplicaSetAvailable', `ReplicaSet "${name}" has successfully progressed.`, false);
     if (created) return set('NewReplicaSetCreated', `Created new replica set "${name}"`, true);
-    if (progressed || !current || current.reason === 'NewReplicaSetAvailable') return set('ReplicaSetUpdated', `ReplicaSet "${name}" is progressing.`, true);
+    if (progressed || !current || ['NewReplicaSetAvailable', 'DeploymentPaused'].includes(current.reason)) return set('ReplicaSetUpdated', `ReplicaSet "${name}" is progressing.`, true);
     const deadline = Date.parse(current.lastUpdateTime) + (d.spec.progressDeadlineSeconds || 600) * 1000;
     if (current.reason !== 'ProgressDeadlineExceeded' && Date.now() >= deadline) {
       return set('ProgressDeadlineExceeded', `ReplicaSet "${name}" has timed out progressing.`, true, 'False');
