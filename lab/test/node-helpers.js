@@ -74,6 +74,29 @@ function connect(fromIP, ip, port, { timeoutS = 1 } = {}) {
   });
 }
 
+// The body of GET url from `fromIP`'s pod (or the node): {code, body}.
+function fetchFrom(fromIP, url, { timeoutS = 2 } = {}) {
+  const curl = ['curl', '-s', '-m', String(timeoutS), url];
+  const argv = fromIP ? ['ip', 'netns', 'exec', netnsOf(fromIP), ...curl] : curl;
+  return new Promise((resolve) => {
+    execFile(argv[0], argv.slice(1), { timeout: (timeoutS + 5) * 1000 }, (err, stdout) => resolve({ code: err ? err.code : 0, body: stdout }));
+  });
+}
+
+// A pod serving HTTP on 8080 (port name http) and 9090 (admin) with busybox httpd; each answers its own name.
+function serverPod(name, namespace, labels = {}, extra = {}) {
+  return {
+    apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace, labels },
+    spec: Object.assign({ terminationGracePeriodSeconds: 1, containers: [{
+      name: 'srv', image: 'busybox:1.36',
+      command: ['sh', '-c', 'd=/tmp/www-$POD_UID; mkdir -p $d; echo "$HOSTNAME" > $d/index.html; httpd -p 8080 -h $d; exec httpd -f -p 9090 -h $d'],
+      env: [{ name: 'POD_UID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } }],
+      ports: [{ name: 'http', containerPort: 8080 }, { name: 'admin', containerPort: 9090 }],
+      readinessProbe: { tcpSocket: { port: 9090 }, periodSeconds: 1 },
+    }] }, extra),
+  };
+}
+
 // What of the lab with network index k is left on the host: netns, links, routes, nft table, processes.
 function leftovers(k) {
   const netns = (() => { try { return fs.readdirSync('/run/netns').filter((n) => n.startsWith(`alaris-${k}-`)); } catch { return []; } })();
@@ -88,4 +111,4 @@ function netIndex(lab) {
   return Number(lab.env.LAB_POD_CIDR.split('.')[2]);
 }
 
-module.exports = { kubectl, apply, getJSON, waitFor, waitReady, isReady, connect, netnsOf, leftovers, netIndex, sleep };
+module.exports = { kubectl, apply, getJSON, waitFor, waitReady, isReady, connect, fetchFrom, serverPod, netnsOf, leftovers, netIndex, sleep };
