@@ -2,10 +2,12 @@
 PREFIX ?= /usr/local
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_TIME ?= 600
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build asan test test-fast install clean lab-deps demo
+.PHONY: all deps build asan fuzzers fuzz test test-fast install clean lab-deps demo
 
 all: build
 
@@ -27,10 +29,28 @@ $(ASAN_BUILD)/Makefile: CMakeLists.txt
 asan: deps $(ASAN_BUILD)/Makefile
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 
-# The whole suite, then again under AddressSanitizer + UndefinedBehaviorSanitizer (any report fails it).
-test: build asan lab-deps
+# The libFuzzer targets of fuzz/ (clang, AddressSanitizer + UndefinedBehaviorSanitizer): docs/fuzzing.md.
+$(FUZZ_BUILD)/Makefile: CMakeLists.txt
+	CC=clang-14 cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DALARIS_SANITIZE=ON -DALARIS_FUZZ=ON
+
+fuzzers: deps $(FUZZ_BUILD)/Makefile
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
+
+# Long runs: every target (or FUZZ_TARGET=json_decode) for FUZZ_TIME seconds each; stops at the first finding.
+fuzz: fuzzers
+	@set -e; targets="$(FUZZ_TARGET)"; \
+	  [ -n "$$targets" ] || targets=$$(grep -l '^int LLVMFuzzerTestOneInput(' fuzz/*.c | sed 's|^fuzz/||; s|\.c$$||'); \
+	  for t in $$targets; do \
+	    echo "fuzz: $$t for $(FUZZ_TIME) s (findings in $(FUZZ_BUILD)/fuzz/work/$$t/crashes/)"; \
+	    fuzz/run $(FUZZ_BUILD)/fuzz/fuzz-$$t fuzz/corpus/$$t $(FUZZ_BUILD)/fuzz/work/$$t $(FUZZ_TIME) $(FUZZ_FLAGS); \
+	  done
+
+# The whole suite, then again under AddressSanitizer + UndefinedBehaviorSanitizer (any report fails it), then each
+# fuzz target for a few seconds.
+test: build asan fuzzers lab-deps
 	cd $(BUILD) && ctest --output-on-failure --timeout 600
 	cd $(ASAN_BUILD) && ctest --output-on-failure --timeout 900 -LE node
+	cd $(FUZZ_BUILD) && ctest --output-on-failure -L fuzz
 
 test-fast: build lab-deps
 	cd $(BUILD) && ctest --output-on-failure --timeout 600
@@ -48,4 +68,4 @@ install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

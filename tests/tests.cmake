@@ -66,6 +66,6 @@ endif()
 find_program(CLANG_FORMAT clang-format)
 if(CLANG_FORMAT AND NOT ALARIS_SANITIZE)
   file(GLOB c_sources CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/engine/*.[ch] ${CMAKE_SOURCE_DIR}/bindings/*.[ch]
-    ${CMAKE_SOURCE_DIR}/tests/c/*.c)
+    ${CMAKE_SOURCE_DIR}/tests/c/*.c ${CMAKE_SOURCE_DIR}/fuzz/*.[ch])
   add_test(NAME style:clang-format COMMAND ${CLANG_FORMAT} --dry-run --Werror ${c_sources})
 endif()
