@@ -17,10 +17,14 @@ deps:
 lab-deps:
 	@scripts/npm-deps lab
 
+# The tenant app's dependencies (app/): part of every build, since the app is built by installing them.
+app-deps: deps
+	@scripts/npm-deps app
+
 $(BUILD)/Makefile: CMakeLists.txt
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-build: deps $(BUILD)/Makefile
+build: deps app-deps $(BUILD)/Makefile
 	@cmake --build $(BUILD) -j $(JOBS)
 
 $(ASAN_BUILD)/Makefile: CMakeLists.txt

@@ -7,8 +7,6 @@
 const http = require('http');
 const { loadConfig, ConfigError } = require('./lib/config');
 const { createLogger } = require('./lib/log');
-const { Database } = require('./lib/database');
-const { publicApp, internalApp } = require('./lib/routes');
 
 const DRAIN_MS = 10000;
 const SWEEP_MS = 100;
@@ -65,6 +63,9 @@ async function main() {
     process.exit(2);
   }
   forgetLibpqEnvironment(env);
+  // Loaded only now: Express and pg take most of the start-up time, which a bad variable need not wait for.
+  const { Database } = require('./lib/database');
+  const { publicApp, internalApp } = require('./lib/routes');
 
   let stopping = false;
   const db = new Database(config.db, log);

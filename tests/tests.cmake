@@ -4,6 +4,7 @@
 #   tests/pg/*_test.lua     the same, against a PostgreSQL server started once for them (fixture "pg")
 #   tests/c/*_test.c        C unit tests linked with the engine and the bindings
 #   lab/test/*.test.js      the lab's own suites (node's test runner), in the plain build only (label "node")
+#   app/test/*.test.js      the tenant app's suites (node's test runner), in both builds (label "app")
 #   style:clang-format      the C sources match .clang-format (plain build only)
 set(TEST_ENV "ALARIS_RUN=$<TARGET_FILE:alaris-run>;LUA_PATH=${CMAKE_SOURCE_DIR}/tests/lib/?.lua\\;\\;;NO_COLOR=1")
 if(ALARIS_SANITIZE)
@@ -61,6 +62,10 @@ if(NOT ALARIS_SANITIZE)
   add_test(NAME node:lab COMMAND node --test --test-concurrency=1 test/ WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/lab)
   set_tests_properties(node:lab PROPERTIES LABELS node TIMEOUT 900)
 endif()
+
+# The tenant app's suites, in both builds: they start the app and a PostgreSQL of their own.
+add_test(NAME app:node COMMAND node --test --test-concurrency=1 test/ WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/app)
+set_tests_properties(app:node PROPERTIES LABELS app TIMEOUT 300)
 
 # One C style for the tree: the repository's .clang-format, checked (not applied) on every run.
 find_program(CLANG_FORMAT clang-format)

@@ -3,10 +3,10 @@
 // unknown paths and methods, the request log, errors that would carry the password, a port already taken, and
 // stopping on SIGTERM (a request in flight completes first) and SIGINT.
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it, beforeEach } = require('node:test');
 const assert = require('node:assert');
 const net = require('net');
-const { startPostgres, appEnv, startApp, killApps, request } = require('./helpers');
+const { usePostgres, appEnv, startApp, request } = require('./helpers');
 
 const TIMEOUT = { timeout: 30000 };
 let pg;
@@ -22,11 +22,8 @@ function assertJson(res) {
 }
 
 describe('the app against a real PostgreSQL', () => {
-  before(() => { pg = startPostgres(); });
-  after(() => {
-    killApps();
-    if (pg) pg.down();
-  });
+  const server = usePostgres();
+  beforeEach(() => { pg = server.pg; });
 
   it('the public listener: /public from the database, /health, /db-health', TIMEOUT, async () => {
     const app = await startApp(await appEnv(pg));

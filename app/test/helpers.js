@@ -10,6 +10,7 @@ const path = require('path');
 const net = require('net');
 const http = require('http');
 const { spawn, execFileSync } = require('child_process');
+const { before, after } = require('node:test');
 
 const APP_DIR = path.resolve(__dirname, '..');
 const PG_SERVER = path.resolve(APP_DIR, '..', 'tests', 'support', 'pg-server');
@@ -183,4 +184,16 @@ async function waitForStatus(port, urlPath, status, ms = 15000) {
   }
 }
 
-module.exports = { APP_DIR, startPostgres, appEnv, startApp, killApps, request, waitForStatus, freePort };
+// Inside a describe(): a PostgreSQL started before its tests and removed after them, with any app a failed test
+// left running killed. Returns {pg}, filled in once the server is up.
+function usePostgres() {
+  const shared = { pg: null };
+  before(() => { shared.pg = startPostgres(); });
+  after(() => {
+    killApps();
+    if (shared.pg) shared.pg.down();
+  });
+  return shared;
+}
+
+module.exports = { APP_DIR, usePostgres, startPostgres, appEnv, startApp, killApps, request, waitForStatus, freePort };
