@@ -228,6 +228,9 @@ class Kubelet {
   terminate(ps, graceSeconds = 30) {
     if (ps.terminating) return;
     ps.terminating = true;
+    // The pod leaves its Services' endpoints before its containers hear SIGTERM, so no new connection reaches a
+    // process that is closing its listeners.
+    this.changed({ now: true });
     for (const cs of ps.containers.values()) {
       clearTimeout(cs.retry);
       if (cs.probes) cs.probes.stop();
@@ -318,8 +321,8 @@ class Kubelet {
   }
 
   // Something the Service/policy rules depend on changed (a pod's IP or readiness).
-  changed() {
-    if (this.onChange) this.onChange();
+  changed(opts = {}) {
+    if (this.onChange) this.onChange(opts);
   }
 
   // --- for pods/exec ---

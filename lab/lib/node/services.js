@@ -38,7 +38,7 @@ class NetworkController {
     this.timer = null;
     this.onEvent = (e) => { if (!e.resource.group || e.resource.group === 'networking.k8s.io') { if (WATCHED.has(e.resource.resource)) this.schedule(); } };
     store.on('event', this.onEvent);
-    kubelet.onChange = () => this.schedule();
+    kubelet.onChange = ({ now } = {}) => (now ? this.sync() : this.schedule());
     this.lastText = null;
   }
 
