@@ -36,10 +36,9 @@ local function call_in_task(fn, timeout, ...)
   return done, value, traceback
 end
 
+-- The same backoff as alaris.http's retry policy (loaded only when a step is retried).
 local function backoff(step, attempt)
-  local base = step.retry_delay or 1
-  local delay = math.min(base * 2 ^ (attempt - 1), 60)
-  return delay * (0.5 + math.random() * 0.5) -- jitter: callers retrying together spread out
+  return require("alaris.http").backoff(attempt, step.retry_delay or 1, 60)
 end
 
 -- A step's output as the journal keeps it (secrets withheld); the output itself is dropped when it cannot be
