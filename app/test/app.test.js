@@ -3,7 +3,7 @@
 // unknown paths and methods, the request log, errors that would carry the password, a port already taken, and
 // stopping on SIGTERM (a request in flight completes first) and SIGINT.
 
-const { describe, it, beforeEach } = require('node:test');
+const { describe, it, before, after, beforeEach } = require('node:test');
 const assert = require('node:assert');
 const net = require('net');
 const { usePostgres, appEnv, startApp, request } = require('./helpers');
@@ -25,15 +25,21 @@ describe('the app against a real PostgreSQL', () => {
   const server = usePostgres();
   beforeEach(() => { pg = server.pg; });
 
-  it('the public listener: /public from the database, /health, /db-health', TIMEOUT, async () => {
-    const app = await startApp(await appEnv(pg));
-    try {
+  describe('one app on both listeners', () => {
+    let app;
+    before(async () => { app = await startApp(await appEnv(server.pg, { TENANT_NAME: 'tenant-b' })); });
+    after(async () => {
+      assert.strictEqual(await app.stop(), 0);
+      assertCleanOutput(app);
+    });
+
+    it('the public listener: /public from the database, /health, /db-health', TIMEOUT, async () => {
       const asked = Date.now();
       const pub = await request(app.publicPort, '/public');
       assert.strictEqual(pub.status, 200);
       assertJson(pub);
-      assert.strictEqual(pub.body.tenant, 'tenant-a');
-      assert.match(pub.body.message, /tenant-a/);
+      assert.strictEqual(pub.body.tenant, 'tenant-b');
+      assert.match(pub.body.message, /tenant-b/);
       assert.strictEqual(pub.body.database.name, 'app');
       const dbTime = Date.parse(pub.body.database.time);
       assert.ok(Math.abs(dbTime - asked) < 60000, `database time ${pub.body.database.time} is not now`);
@@ -44,47 +50,36 @@ describe('the app against a real PostgreSQL', () => {
       const dbHealth = await request(app.publicPort, '/db-health');
       assert.deepStrictEqual([dbHealth.status, dbHealth.body], [200, { database: 'ok' }]);
       assertJson(dbHealth);
-    } finally {
-      assert.strictEqual(await app.stop(), 0);
-    }
-    assertCleanOutput(app);
-  });
+    });
 
-  it('the internal listener: /internal and /health', TIMEOUT, async () => {
-    const app = await startApp(await appEnv(pg, { TENANT_NAME: 'tenant-b' }));
-    try {
+    it('the internal listener: /internal and /health', TIMEOUT, async () => {
       const internal = await request(app.internalPort, '/internal');
       assert.deepStrictEqual([internal.status, internal.body], [200, { tenant: 'tenant-b', internal: true }]);
       assertJson(internal);
       const health = await request(app.internalPort, '/health');
       assert.deepStrictEqual([health.status, health.body], [200, { status: 'ok' }]);
-    } finally {
-      await app.stop();
-    }
-  });
+      assertJson(health);
+    });
 
-  it('each listener answers 404 for the other one\'s paths and unknown paths, 405 for other methods', TIMEOUT, async () => {
-    const app = await startApp(await appEnv(pg));
-    try {
-      for (const [port, path] of [[app.publicPort, '/internal'], [app.internalPort, '/public'],
-        [app.internalPort, '/db-health'], [app.publicPort, '/nothing'], [app.internalPort, '/nothing']]) {
-        const res = await request(port, path);
-        assert.strictEqual(res.status, 404, `${path} on ${port}`);
-        assertJson(res);
-        assert.strictEqual(res.body.error, 'not found');
-      }
-      for (const [port, path, method] of [[app.publicPort, '/public', 'POST'], [app.publicPort, '/health', 'DELETE'],
-        [app.internalPort, '/internal', 'PUT']]) {
-        const res = await request(port, path, { method });
-        assert.strictEqual(res.status, 405, `${method} ${path}`);
-        assertJson(res);
-        assert.strictEqual(res.headers.allow, 'GET, HEAD');
-      }
-      const head = await request(app.publicPort, '/health', { method: 'HEAD' });
-      assert.strictEqual(head.status, 200);
-    } finally {
-      await app.stop();
-    }
+    it('each listener answers 404 for the other one\'s paths and unknown paths, 405 for other methods', TIMEOUT,
+      async () => {
+        for (const [port, path] of [[app.publicPort, '/internal'], [app.internalPort, '/public'],
+          [app.internalPort, '/db-health'], [app.publicPort, '/nothing'], [app.internalPort, '/nothing']]) {
+          const res = await request(port, path);
+          assert.strictEqual(res.status, 404, `${path} on ${port}`);
+          assertJson(res);
+          assert.strictEqual(res.body.error, 'not found');
+        }
+        for (const [port, path, method] of [[app.publicPort, '/public', 'POST'],
+          [app.publicPort, '/health', 'DELETE'], [app.internalPort, '/internal', 'PUT']]) {
+          const res = await request(port, path, { method });
+          assert.strictEqual(res.status, 405, `${method} ${path}`);
+          assertJson(res);
+          assert.strictEqual(res.headers.allow, 'GET, HEAD');
+        }
+        const head = await request(app.publicPort, '/health', { method: 'HEAD' });
+        assert.strictEqual(head.status, 200);
+      });
   });
 
   it('one JSON line per request on stdout, one per error on stderr', TIMEOUT, async () => {
