@@ -33,9 +33,8 @@ exit codes: 0 ok, 1 failed and rolled back, 2 bad usage or input (nothing done),
             3 failed and rollback incomplete, 130 interrupted and rolled back
 ]]
 
-local Usage = { __tostring = function(e) return e.message end }
 local function usage_error(fmt, ...)
-  error(setmetatable({ usage = true, message = string.format(fmt, ...) }, Usage), 0)
+  error(alaris.error("usage", string.format(fmt, ...), { usage = true }), 0)
 end
 
 local FLAGS = {

@@ -9,9 +9,8 @@ local playbook = {}
 local PLAYBOOK = {} -- metatable marking a checked playbook
 
 -- A mistake in a playbook's definition is bad input (exit 2), not a failed run.
-local DEFINITION_ERROR = { __tostring = function(e) return e.message end }
 local function invalid(msg)
-  error(setmetatable({ usage = true, message = msg }, DEFINITION_ERROR), 0)
+  error(alaris.error("invalid", msg, { usage = true }), 0)
 end
 
 local function check_step(i, step, seen)
