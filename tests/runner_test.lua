@@ -38,7 +38,7 @@ local function interrupt(dir, vars, marker, signals)
 %s %s --journal %s/journal.jsonl trace=%s/trace %s >%s/out 2>%s/err &
 pid=$!
 i=0
-while ! grep -q %s %s/trace 2>/dev/null; do i=$((i+1)); [ $i -gt 200 ] && break; sleep 0.05; done
+while ! grep -q %s %s/trace 2>/dev/null; do i=$((i+1)); [ $i -gt 600 ] && break; sleep 0.05; done
 for s in %s; do kill -$s $pid; sleep 0.3; done
 start=$(date +%%s%%N)
 wait $pid
@@ -289,7 +289,7 @@ local function start_background(dir, vars, marker)
   local out = T.run(string.format([[
 %s %s --journal %s/journal.jsonl trace=%s/trace %s >%s/out 2>%s/err &
 i=0
-while ! grep -q %s %s/trace 2>/dev/null; do i=$((i+1)); [ $i -gt 200 ] && break; sleep 0.05; done
+while ! grep -q %s %s/trace 2>/dev/null; do i=$((i+1)); [ $i -gt 600 ] && break; sleep 0.05; done
 echo $!
 ]], RUN, PB, dir, dir, vars, dir, dir, T.sh_quote(marker), dir))
   return tonumber(out:match("%d+"))

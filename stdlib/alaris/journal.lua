@@ -45,11 +45,12 @@ journal.timestamp = timestamp
 local Writer = {}
 Writer.__index = Writer
 
--- Appends one record and waits until it is on disk.
-function Writer:write(record)
+-- Appends one record and waits until it is on disk. `masked`: fields masked already (journal.storable's copy).
+function Writer:write(record, masked)
   local out = {}
   for k, v in pairs(record) do
-    out[k] = FRAMING[k] and v or log.masked_copy(v, { budget = journal.RECORD_BUDGET })
+    local as_is = FRAMING[k] or (masked and masked[k])
+    out[k] = as_is and v or log.masked_copy(v, { budget = journal.RECORD_BUDGET })
   end
   out.time = timestamp(alaris.time())
   local line = json.encode(out)

@@ -89,29 +89,30 @@ end
 function log.masked_copy(value, opts)
   opts = opts or {}
   log.check_expanded_size(value, opts.budget or math.huge)
-  local withheld = {}
-  local function copy(v, path)
+  local withhold, withheld, keys = opts.withhold, {}, {}
+  local is_secret, mask, null = alaris.is_secret, alaris.mask, json.null
+  local function copy(v, depth)
     local kind = type(v)
     if kind == "string" then
-      if opts.withhold and alaris.is_secret(v) then
-        withheld[#withheld + 1] = path
-        return nil
-      end
-      return alaris.mask(v)
+      if not withhold then return mask(v) end
+      if not is_secret(v) then return v end
+      withheld[#withheld + 1] = table.concat(keys, ".", 1, depth)
+      return nil
     elseif kind == "table" then
       local out = setmetatable({}, getmetatable(v))
       for k, item in pairs(v) do
-        local c = copy(item, path == "" and tostring(k) or (path .. "." .. tostring(k)))
-        if c == nil and math.type(k) == "integer" then c = json.null end -- an array keeps its length
+        keys[depth + 1] = k
+        local c = copy(item, depth + 1)
+        if c == nil and math.type(k) == "integer" then c = null end -- an array keeps its length
         out[k] = c
       end
       return out
-    elseif kind == "function" or kind == "thread" or (kind == "userdata" and v ~= json.null) then
+    elseif kind == "function" or kind == "thread" or (kind == "userdata" and v ~= null) then
       error("a " .. kind .. " cannot be written as JSON", 0)
     end
     return v
   end
-  return copy(value, ""), withheld
+  return copy(value, 0), withheld
 end
 
 return log

@@ -90,8 +90,8 @@ local function new_run(pb, opts)
   return self
 end
 
-function Run:record(rec)
-  if self.journal then self.journal:write(rec) end
+function Run:record(rec, masked)
+  if self.journal then self.journal:write(rec, masked) end
 end
 
 function Run:step_ctx(step)
@@ -124,8 +124,8 @@ function Run:run_step(i)
     result.status = "ok"
     self.outputs[step.name] = value
     self.completed[#self.completed + 1] = { index = i, output = value }
-    self:record { event = "step_done", step = step.name, output = stored, withheld = withheld,
-      duration_ms = math.floor(result.duration * 1000) }
+    self:record({ event = "step_done", step = step.name, output = stored, withheld = withheld,
+      duration_ms = math.floor(result.duration * 1000) }, { output = true })
     self.console:step_finished(self:label(i), "ok", result.duration)
     return true
   end
