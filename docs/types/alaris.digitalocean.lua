@@ -46,7 +46,8 @@
 ---@field api_url string
 local Client = {}
 
----Forgets the token; later calls raise. Also run by `<close>`.
+---Forgets the token; later calls raise. Also run by `<close>`. Idempotent.
+---@return true
 function Client:close() end
 
 ---Any request; `raw = true` returns the body text undecoded.

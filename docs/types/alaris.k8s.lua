@@ -105,6 +105,7 @@
 local PortForward = {}
 
 ---Stops listening and closes every forwarded connection; idempotent. Also run by `<close>`.
+---@return true
 function PortForward:close() end
 
 ---Internal: records and prints an error-channel message.
@@ -131,7 +132,8 @@ function PortForward:accept_loop() end
 ---@field settings table the resolved configuration (credentials inside, registered as secrets)
 local Client = {}
 
----Closes the client's port-forwards. Also run by `<close>`.
+---Closes the client's port-forwards. Also run by `<close>`. Idempotent.
+---@return true
 function Client:close() end
 
 ---An object, by `(apiVersion, kind, name [, namespace])` or by a reference table.

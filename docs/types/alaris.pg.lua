@@ -84,6 +84,7 @@ function Connection:quote_ident(s) end
 function Connection:quote_literal(s) end
 
 ---Ends the session; idempotent. Also run by `<close>` and garbage collection.
+---@return true
 function Connection:close() end
 
 ---Whether the connection is closed.

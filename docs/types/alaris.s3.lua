@@ -68,7 +68,8 @@
 ---@field path_style boolean
 local Client = {}
 
----Marks the client closed; using it afterwards raises. Also run by `<close>`.
+---Marks the client closed; using it afterwards raises. Also run by `<close>`. Idempotent.
+---@return true
 function Client:close() end
 
 ---@param bucket string

@@ -59,6 +59,7 @@ end
 function Client:close()
   for c in pairs(self.closers) do c:close() end
   self.closers = {}
+  return true
 end
 Client.__close = Client.close
 
