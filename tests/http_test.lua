@@ -417,6 +417,71 @@ T.test("POST is never retried", function()
   T.eq(count_of(key), 1)
 end)
 
+T.test("retry policy: a 429 is retried for every method; idempotent = true and statuses widen it", function()
+  local key = new_key()
+  local r = assert(http.request {
+    method = "POST", body = "x", url = url("/flaky?fail=1&status=429&retry_after=0&key=" .. key),
+    retry = { attempts = 3, backoff = 0.01 },
+  })
+  T.eq(r.status, 200, "the server did not act on a 429: a POST may try again")
+  T.eq(count_of(key), 2)
+  key = new_key()
+  r = assert(http.request {
+    method = "POST", body = "x", url = url("/flaky?fail=2&status=503&key=" .. key),
+    retry = { attempts = 3, backoff = 0.01, idempotent = true },
+  })
+  T.eq(r.status, 200, "the caller said the POST may be repeated")
+  T.eq(count_of(key), 3)
+  key = new_key()
+  r = assert(http.request { url = url("/flaky?fail=1&status=500&key=" .. key), retry = { attempts = 3, backoff = 0.01 } })
+  T.eq(r.status, 500, "500 is not in the default statuses")
+  T.eq(count_of(key), 1)
+  key = new_key()
+  r = assert(http.request {
+    url = url("/flaky?fail=1&status=500&key=" .. key), retry = { attempts = 3, backoff = 0.01, statuses = { 500 } },
+  })
+  T.eq(r.status, 200, "statuses = {500}")
+  T.eq(count_of(key), 2)
+end)
+
+T.test("retry policy: no attempt starts once the budget is spent", function()
+  local key = new_key()
+  local t0 = alaris.now()
+  local r = assert(http.request {
+    url = url("/flaky?fail=100&status=503&key=" .. key),
+    retry = { attempts = 50, backoff = 0.2, max_delay = 0.2, budget = 0.6 },
+  })
+  local spent = alaris.now() - t0
+  T.eq(r.status, 503)
+  T.ok(spent < 1.2, "stopped near the budget, not after 50 attempts: " .. spent)
+  T.ok(count_of(key) >= 2 and count_of(key) <= 7, "a few attempts: " .. count_of(key))
+  T.raises(function() http.request { url = url("/"), retry = { budget = -1 } } end, "retry.budget")
+  T.raises(function() http.request { url = url("/"), retry = { statuses = 503 } } end, "retry.statuses must be a list")
+end)
+
+T.test("one query encoder: sorted names, repeated list values, ordered pairs, everything escaped", function()
+  T.eq(http.query { b = "x y", a = 1, flag = true, off = false }, "a=1&b=x%20y&flag=true")
+  T.eq(http.query { tag = { "a&b", "c" } }, "tag=a%26b&tag=c")
+  T.eq(http.query { { "uploads" }, { "prefix", "a/b c" }, { "max-keys", 5 } }, "uploads&prefix=a%2Fb%20c&max-keys=5")
+  T.eq(http.query "kept=as%20is", "kept=as%20is")
+  T.eq(http.query(nil), "")
+  T.eq(http.escape("é ~"), "%C3%A9%20~")
+  T.raises(function() http.query { [1] = "x" } end, "query keys must be strings")
+  T.raises(function() http.query { f = print } end, "query parameter f")
+end)
+
+T.test("status_code: the same code for the same HTTP status in every client", function()
+  T.eq(http.status_code(404), "not_found")
+  T.eq(http.status_code(409), "conflict")
+  T.eq(http.status_code(403), "forbidden")
+  T.eq(http.status_code(401), "unauthorized")
+  T.eq(http.status_code(422), "invalid")
+  T.eq(http.status_code(429), "rate_limited")
+  T.eq(http.status_code(503), "unavailable")
+  T.eq(http.status_code(507), "server_error")
+  T.eq(http.status_code(418), "http_418")
+end)
+
 -- libcurl itself resends once when a reused connection turns out dead, so the server may count one hit more.
 T.test("a reset connection gives code reset, and GET is retried after it", function()
   local key = new_key()
