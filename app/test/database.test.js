@@ -2,7 +2,8 @@
 // The app while its database comes and goes, against a real PostgreSQL stopped and started with pg_ctl, or
 // frozen (SIGSTOP: connections stay open, nothing answers): /health keeps answering, the database routes answer
 // 503 within DB_TIMEOUT_MS, and the app recovers by itself when the server is back. Also DB_SSLMODE against a
-// server without TLS, and a wrong password.
+// server without TLS and then with it (which connections used TLS, as the server's pg_stat_ssl says), and a wrong
+// password.
 
 const { describe, it, beforeEach } = require('node:test');
 const assert = require('node:assert');
@@ -107,5 +108,31 @@ describe('the app while its database comes and goes', () => {
     }
     assert.match(res.body.error, /password authentication failed for user "app"/);
     assertPasswordAbsent(app, wrong);
+  });
+
+  // The connections of an app that stopped are gone from the server's view.
+  async function noAppConnections() {
+    for (let i = 0; i < 50; i += 1) {
+      if (pg.sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tenant-app'") === '0') return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.fail('the connections of a stopped app are still open');
+  }
+
+  // Last: the server keeps TLS on afterwards.
+  it('DB_SSLMODE with a server that offers TLS: prefer and require use it, disable does not', TIMEOUT, async () => {
+    pg.enableTls();
+    for (const [mode, tls] of [['prefer', 'true'], ['require', 'true'], ['disable', 'false']]) {
+      await noAppConnections();
+      const app = await startApp(await appEnv(pg, { DB_SSLMODE: mode }));
+      try {
+        assert.strictEqual((await request(app.publicPort, '/db-health')).status, 200, mode);
+        const used = pg.sql("SELECT string_agg(DISTINCT s.ssl::text, ',') FROM pg_stat_ssl s " +
+          "JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'tenant-app'");
+        assert.strictEqual(used, tls, `${mode}: the app's connections have ssl = ${used}`);
+      } finally {
+        await app.stop();
+      }
+    }
   });
 });

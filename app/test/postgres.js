@@ -42,7 +42,7 @@ function serverPids(dataDir) {
 }
 
 // Starts a PostgreSQL 15 server (role and database `app`, password over TCP) in a new temporary directory.
-// Resolves {host, port, user, database, password, stop(), start(), freeze(), thaw(), down()}.
+// Returns {host, port, user, database, password, stop(), start(), freeze(), thaw(), enableTls(), sql(text), down()}.
 function startPostgres() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tenant-app-pg-'));
   execFileSync(PG_SERVER, ['up', dir], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 120000 });
@@ -50,6 +50,7 @@ function startPostgres() {
   const password = fs.readFileSync(env.PGPASSFILE, 'utf8').split('\n')[0].split(':')[4];
   const dataDir = path.join(fs.readFileSync(path.join(dir, 'cluster'), 'utf8').trim(), 'data');
   const pgCtl = path.join(env.ALARIS_PG_BINDIR, 'pg_ctl');
+  const psql = path.join(env.ALARIS_PG_BINDIR, 'psql');
   let frozen = [];
   const server = {
     host: '127.0.0.1',
@@ -69,6 +70,18 @@ function startPostgres() {
     thaw: () => {
       frozen.forEach((pid) => process.kill(pid, 'SIGCONT'));
       frozen = [];
+    },
+    // One statement as the superuser over the unix socket; returns its output, unaligned, without headers.
+    sql: (text) => asServerUser(psql, ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-h', env.ALARIS_PG_SOCKET_DIR,
+      '-p', String(server.port), '-U', env.ALARIS_PG_SUPERUSER, '-d', 'postgres', '-c', text]).trim(),
+    // TLS on, with a self-signed certificate made now; the running server takes it on reload.
+    enableTls: () => {
+      asServerUser('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+        '-days', '1', '-subj', '/CN=localhost', '-keyout', path.join(dataDir, 'server.key'),
+        '-out', path.join(dataDir, 'server.crt')]);
+      asServerUser('chmod', ['600', path.join(dataDir, 'server.key')]);
+      server.sql('ALTER SYSTEM SET ssl = on');
+      server.sql('SELECT pg_reload_conf()');
     },
     down: () => {
       server.thaw();
