@@ -129,7 +129,7 @@ test('bad requests are refused before the upgrade, with the server wording', asy
 });
 
 test('kubectl exec: output, stderr, stdin and the exit code of the command', async (t) => {
-  if (!haveKubectl(t)) return;
+  if (!haveKubectl(t, { minor: 30, feature: 'exec over WebSocket' })) return;
   const ok = await lab.kubectl(['exec', 'box', '--', 'sh', '-c', 'echo hello; echo oops >&2']);
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(ok.stdout, 'hello\n');

@@ -90,7 +90,7 @@ function watchReadyPods(lab, pods) {
 
 test('with the node runtime: rollout without a gap in readiness, Jobs complete and fail, kubectl exec', async (t) => {
   if (process.getuid() !== 0) return t.skip('the node runtime needs root');
-  if (!haveKubectl(t)) return;
+  if (!haveKubectl(t, { minor: 30, feature: 'exec over WebSocket' })) return;
   const lab = await startLab();
   try {
     await apply(lab, MANIFEST);
