@@ -1,8 +1,9 @@
 'use strict';
 // The readiness-only kubelet (`lab up --no-workloads`): no process, namespace or rule is created. A Pod bound to
 // the lab's node goes Running and Ready `readyDelayMs` after it appears (every container "running", an address
-// from the pod range (podCIDR, default DEFAULT_POD_CIDR) that nothing answers on, reused round-robin past its size); a pod whose restartPolicy is not Always (a Job's) then goes
-// Succeeded `completeDelayMs` later, its containers terminated with exit code 0. The status is written through
+// from the pod range (podCIDR, default DEFAULT_POD_CIDR) that nothing answers on, reused round-robin past its
+// size); a pod whose restartPolicy is not Always (a Job's) then goes Succeeded `completeDelayMs` later, its
+// containers terminated with exit code 0. The status is written through
 // store.updateStatus, as the node runtime does, so controllers and watches see the same transitions. It is for
 // benchmarks that measure the client, not for checking what a pod does.
 

@@ -78,7 +78,8 @@ function reconcileJob(wl, job, pods) {
     status.active = 0;
     status.ready = 0;
     if (complete) status.completionTime = u.nowISO();
-    u.setCondition(conditions, Object.assign({ type: failure ? 'Failed' : 'Complete', status: 'True', lastProbeTime: u.nowISO() }, failure || { reason: 'CompletionsReached', message: 'Reached expected number of succeeded pods' }));
+    const outcome = failure || { reason: 'CompletionsReached', message: 'Reached expected number of succeeded pods' };
+    u.setCondition(conditions, Object.assign({ type: failure ? 'Failed' : 'Complete', status: 'True', lastProbeTime: u.nowISO() }, outcome));
   } else if (!spec.suspend) {
     status.active = runPods(wl, job, active, succeeded, failed, pods);
     if (spec.activeDeadlineSeconds) wl.recheckAt(`deadline/${job.metadata.uid}`, ns, Date.parse(startTime) + spec.activeDeadlineSeconds * 1000);

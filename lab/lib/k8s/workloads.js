@@ -287,29 +287,30 @@ class Workloads {
     });
     const conditions = u.clone(old.conditions || []);
     const available = (status.availableReplicas || 0) >= replicas - maxUnavailable;
-    u.setCondition(conditions, available
-      ? { type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable', message: 'Deployment has minimum availability.' }
-      : { type: 'Available', status: 'False', reason: 'MinimumReplicasUnavailable', message: 'Deployment does not have minimum availability.' }, { withUpdateTime: true });
+    const availability = available
+      ? { status: 'True', reason: 'MinimumReplicasAvailable', message: 'Deployment has minimum availability.' }
+      : { status: 'False', reason: 'MinimumReplicasUnavailable', message: 'Deployment does not have minimum availability.' };
+    u.setCondition(conditions, Object.assign({ type: 'Available' }, availability), { withUpdateTime: true });
     this.setProgressing(d, conditions, status, old, newRS, created);
     status.conditions = sortConditions(conditions);
     this.store.updateStatus(Object.assign(u.clone(d), { status }));
   }
 
   setProgressing(d, conditions, status, old, newRS, created) {
-    if (d.spec.paused) {
-      u.setCondition(conditions, { type: 'Progressing', status: 'Unknown', reason: 'DeploymentPaused', message: 'Deployment is paused' }, { withUpdateTime: true });
-      return;
-    }
+    const set = (reason, message, touch, st = 'True') =>
+      u.setCondition(conditions, { type: 'Progressing', status: st, reason, message }, { withUpdateTime: true, touch });
+    if (d.spec.paused) return set('DeploymentPaused', 'Deployment is paused', false, 'Unknown');
     if (!newRS) return;
     const name = newRS.metadata.name;
     const replicas = specReplicas(d);
-    const complete = (status.updatedReplicas || 0) === replicas && (status.replicas || 0) === replicas && (status.availableReplicas || 0) === replicas;
+    const complete = ['updatedReplicas', 'replicas', 'availableReplicas'].every((k) => (status[k] || 0) === replicas);
     const progressed = ['replicas', 'updatedReplicas', 'readyReplicas', 'availableReplicas'].some((k) => (status[k] || 0) !== (old[k] || 0));
-    const set = (reason, message, touch, st = 'True') => u.setCondition(conditions, { type: 'Progressing', status: st, reason, message }, { withUpdateTime: true, touch });
     const current = conditions.find((c) => c.type === 'Progressing');
     if (complete) return set('NewReplicaSetAvailable', `ReplicaSet "${name}" has successfully progressed.`, false);
     if (created) return set('NewReplicaSetCreated', `Created new replica set "${name}"`, true);
-    if (progressed || !current || ['NewReplicaSetAvailable', 'DeploymentPaused'].includes(current.reason)) return set('ReplicaSetUpdated', `ReplicaSet "${name}" is progressing.`, true);
+    if (progressed || !current || ['NewReplicaSetAvailable', 'DeploymentPaused'].includes(current.reason)) {
+      return set('ReplicaSetUpdated', `ReplicaSet "${name}" is progressing.`, true);
+    }
     const deadline = Date.parse(current.lastUpdateTime) + (d.spec.progressDeadlineSeconds || 600) * 1000;
     if (current.reason !== 'ProgressDeadlineExceeded' && Date.now() >= deadline) {
       return set('ProgressDeadlineExceeded', `ReplicaSet "${name}" has timed out progressing.`, true, 'False');
