@@ -29,9 +29,13 @@ function listen(app, port, address) {
   });
 }
 
-// Stops both servers: no new connections, in-flight requests finish (until DRAIN_MS), then the pool closes.
+const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
+// Stops both servers: no new connections, in-flight requests finish (until DRAIN_MS), then the pool closes
+// (until DRAIN_MS as well: a handler cut off at the drain time may still hold a connection).
 async function stop(signal, servers, db, log) {
   log.info('shutting down', { signal });
+  const deadline = Date.now() + DRAIN_MS;
   const closed = servers.map((server) => new Promise((resolve) => server.close(resolve)));
   const closeIdle = () => servers.forEach((server) => server.closeIdleConnections());
   closeIdle();
@@ -43,7 +47,8 @@ async function stop(signal, servers, db, log) {
   await Promise.all(closed);
   clearInterval(sweep);
   clearTimeout(drainLimit);
-  await db.close();
+  const poolClosed = await Promise.race([db.close().then(() => true), delay(Math.max(0, deadline - Date.now()))]);
+  if (!poolClosed) log.error('database connections still busy after the drain time; exiting without them');
   log.info('stopped', { signal });
 }
 

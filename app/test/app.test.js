@@ -168,6 +168,30 @@ describe('the app against a real PostgreSQL', () => {
     assertCleanOutput(app);
   });
 
+  it('SIGTERM with a request that outlasts the drain time: cut off after 10 s, exit 0', { timeout: 40000 }, async () => {
+    const app = await startApp(await appEnv(pg, { DB_TIMEOUT_MS: '30000' }));
+    let exitCode;
+    let elapsed;
+    try {
+      assert.strictEqual((await request(app.publicPort, '/db-health')).status, 200);
+      pg.freeze();
+      const inFlight = request(app.publicPort, '/db-health').then(() => 'answered', (err) => err.message);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const signalled = Date.now();
+      app.child.kill('SIGTERM');
+      exitCode = await app.exited;
+      elapsed = Date.now() - signalled;
+      assert.match(await inFlight, /socket hang up|ECONNRESET/);
+    } finally {
+      pg.thaw();
+      await app.stop();
+    }
+    assert.strictEqual(exitCode, 0);
+    assert.ok(elapsed >= 9500 && elapsed < 14000, `it exited ${elapsed} ms after SIGTERM`);
+    assert.match(app.stderr(), /requests still in flight after the drain time/);
+    assertCleanOutput(app);
+  });
+
   it('SIGINT stops it the same way', TIMEOUT, async () => {
     const app = await startApp(await appEnv(pg));
     assert.strictEqual((await request(app.internalPort, '/health')).status, 200);
