@@ -13,7 +13,7 @@ local TYPES = ROOT .. "docs/types/"
 local MODULES = {
   "alaris", "alaris.playbook", "alaris.log", "alaris.json", "alaris.yaml", "alaris.crypto", "alaris.http",
   "alaris.sigv4", "alaris.s3", "alaris.pg", "alaris.k8s", "alaris.digitalocean", "alaris.netpol",
-  "alaris.tenant", "alaris.check",
+  "alaris.tenant", "alaris.check", "alaris.lock",
 }
 
 -- ---- reading a stub ----
