@@ -7,7 +7,7 @@ FUZZ_TIME ?= 600
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build asan fuzzers fuzz test test-fast install clean lab-deps demo
+.PHONY: all deps build asan fuzzers fuzz test test-fast install clean lab-deps app-deps demo
 
 all: build
 

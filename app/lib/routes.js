@@ -20,7 +20,7 @@ function requestLog(listener, log) {
         method: req.method,
         path: req.path,
         status: res.statusCode,
-        duration_ms: Number(process.hrtime.bigint() - start) / 1e6,
+        duration_ms: Math.round(Number(process.hrtime.bigint() - start) / 1e3) / 1e3,
       };
       if (!res.writableFinished) fields.aborted = true;
       log.request(fields);
