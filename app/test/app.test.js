@@ -202,4 +202,25 @@ describe('the app against a real PostgreSQL', () => {
     assert.match(app.stdout(), /"msg":"stopped","signal":"SIGINT"/);
     await assert.rejects(request(app.internalPort, '/health'), /ECONNREFUSED/);
   });
+
+  it('a second signal while requests drain exits at once, with 1', TIMEOUT, async () => {
+    const app = await startApp(await appEnv(pg, { DB_TIMEOUT_MS: '5000' }));
+    try {
+      assert.strictEqual((await request(app.publicPort, '/db-health')).status, 200);
+      pg.freeze();
+      const inFlight = request(app.publicPort, '/db-health').catch((err) => err);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      app.child.kill('SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.strictEqual(app.child.exitCode, null, 'it did not wait for the request in flight');
+      app.child.kill('SIGINT');
+      assert.strictEqual(await app.exited, 1);
+      await inFlight;
+    } finally {
+      pg.thaw();
+      await app.stop();
+    }
+    assert.match(app.stderr(), /"msg":"second signal while stopping: exiting now","signal":"SIGINT"/);
+    assertCleanOutput(app);
+  });
 });
