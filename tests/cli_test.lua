@@ -215,6 +215,16 @@ T.test("values registered with log.secret are masked in print, io.write, stderr 
   T.contains(err, "raised ***")
 end)
 
+T.test("log lines mask field values, never field names", function()
+  local _, err, code = T.run_script([[
+    local log = require "alaris.log"
+    log.secret("tenant")
+    log.warn("for tenant", { tenant = "tenant-a", count = 2 })
+  ]])
+  T.eq(code, 0, err)
+  T.contains(err, "warn  for ***  count=2 tenant=***-a")
+end)
+
 T.test("a plain script runs with arg and ... as lua sets them", function()
   local out, _, code = T.run_script([[
     local a, b = ...

@@ -4,6 +4,7 @@
 local alaris = require "alaris"
 local json = require "alaris.json"
 local log = require "alaris.log"
+local prelude = require "alaris.prelude"
 
 local report = {}
 
@@ -25,7 +26,7 @@ function report.console(opts)
     -- log lines clear the live status line first; the ticker draws it again
     local previous = log.set_sink(function(level, line)
       self:clear_live()
-      io.stderr:write(line, "\n")
+      prelude.raw_write(io.stderr, line, "\n") -- masked already, field by field
     end)
     self.restore_sink = previous
   end
