@@ -10,7 +10,7 @@
 ---@field fn fun(c: alaris.check.Check): "PASS"|"FAIL", any evidence: a string or a list of lines; raising is ERROR
 ---@field description? string
 ---@field timeout? number seconds; past it the check is cancelled and is an ERROR
----@field after? string[] checks (of the same tenant, or without one) that must finish first
+---@field after? string[] checks that must finish first (of the same tenant or none; of every tenant for a check without one)
 
 ---@class alaris.check.Result
 ---@field name string

@@ -40,8 +40,8 @@ local function key_of(c)
 end
 
 -- A list of checks: each {name, tenant, fn(c) -> PASS|FAIL, evidence, description, timeout, after = {names}}.
--- `after` orders checks (those names, for the same tenant or without one, finish first); it does not make a check
--- depend on another's outcome. Returns the checked list.
+-- `after` orders checks (those names finish first: of the same tenant or without one; for a check without a tenant,
+-- of every tenant); it does not make a check depend on another's outcome. Returns the checked list.
 function check.define(defs)
   if type(defs) ~= "table" then invalid("check.define takes a list of checks") end
   local seen, names = {}, {}
@@ -143,53 +143,93 @@ local function run_one(c)
     duration = alaris.now() - started }
 end
 
--- Waves of checks whose `after` names finished in an earlier wave; raises on a cycle.
-local function waves(checks)
-  local placed, remaining, out = {}, {}, {}
-  for i in ipairs(checks) do remaining[#remaining + 1] = i end
-  local function ready(c)
-    for _, name in ipairs(c.after or {}) do -- a deselected check is not waited for
+-- For each check, the indices of the checks its `after` names (a deselected check is not waited for).
+local function prerequisites(checks)
+  local deps = {}
+  for i, c in ipairs(checks) do
+    deps[i] = {}
+    for _, name in ipairs(c.after or {}) do
       for j, other in ipairs(checks) do
-        if other.name == name and (other.tenant == nil or other.tenant == c.tenant) and not placed[j] then return false end
+        local same_scope = other.tenant == nil or c.tenant == nil or other.tenant == c.tenant
+        if other.name == name and same_scope and j ~= i then deps[i][#deps[i] + 1] = j end
       end
+    end
+  end
+  return deps
+end
+
+-- The indices in an order where every check comes after its prerequisites; raises on a cycle.
+local function start_order(deps)
+  local placed, order = {}, {}
+  local function ready(i)
+    for _, j in ipairs(deps[i]) do
+      if not placed[j] then return false end
     end
     return true
   end
-  while #remaining > 0 do
-    local wave, rest = {}, {}
-    for _, i in ipairs(remaining) do
-      if ready(checks[i]) then wave[#wave + 1] = i else rest[#rest + 1] = i end
+  while #order < #deps do
+    local progress = false
+    for i = 1, #deps do
+      if not placed[i] and ready(i) then placed[i], order[#order + 1], progress = true, i, true end
     end
-    if #wave == 0 then invalid("the checks' `after` lists form a cycle") end
-    for _, i in ipairs(wave) do placed[i] = true end
-    out[#out + 1], remaining = wave, rest
+    if not progress then invalid("the checks' `after` lists form a cycle") end
   end
-  return out
+  return order
 end
 
--- Runs the selected checks (opts.only, opts.skip as in select), opts.concurrency at a time (default: all), and
--- returns the results in definition order: {name, tenant, description, status, evidence, duration}.
+-- Lets tasks wait until some checks have finished: each waiter gets a notifier, woken when any check finishes.
+local function completion()
+  local finished, waiters = {}, {}
+  local c = {}
+  function c.finish(i)
+    finished[i] = true
+    local woken = waiters
+    waiters = {}
+    for _, n in ipairs(woken) do n:notify() end
+  end
+  function c.wait_all(indices)
+    local function all_done()
+      for _, j in ipairs(indices) do
+        if not finished[j] then return false end
+      end
+      return true
+    end
+    while not all_done() do
+      local n = alaris.notifier()
+      waiters[#waiters + 1] = n
+      n:wait()
+    end
+  end
+  return c
+end
+
+-- Runs the selected checks (opts.only, opts.skip as in select), opts.concurrency at a time (default: all), each as
+-- soon as its prerequisites have finished, and returns the results in definition order: {name, tenant, description,
+-- status, evidence, duration}. Checks are started in an order that puts prerequisites first, so a limited number of
+-- workers can never all wait on checks that no worker has started.
 function check.run(checks, opts)
   opts = opts or {}
   check.define(checks)
   local selected = check.select(checks, opts)
-  local chosen, index_of = {}, {}
+  local chosen, index_of, results = {}, {}, {}
   for i, c in ipairs(checks) do
-    if selected[i] then chosen[#chosen + 1] = c; index_of[#chosen] = i end
-  end
-  local results = {}
-  for i, c in ipairs(checks) do
-    if not selected[i] then
+    if selected[i] then
+      chosen[#chosen + 1] = c
+      index_of[#chosen] = i
+    else
       results[i] = { name = c.name, tenant = c.tenant, description = c.description, status = check.SKIP,
         evidence = "deselected", duration = 0 }
     end
   end
-  for _, wave in ipairs(waves(chosen)) do
-    playbook.for_each(wave, { concurrency = opts.concurrency }, function(i)
-      results[index_of[i]] = run_one(chosen[i])
-      if opts.on_result then opts.on_result(results[index_of[i]]) end
-    end)
-  end
+  local deps = prerequisites(chosen)
+  local done = completion()
+  playbook.for_each(start_order(deps), { concurrency = opts.concurrency }, function(i)
+    done.wait_all(deps[i])
+    local result = run_one(chosen[i])
+    results[index_of[i]] = result
+    done.finish(i)
+    if opts.on_result then opts.on_result(result) end
+  end)
   return results
 end
 
