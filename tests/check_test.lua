@@ -229,9 +229,9 @@ T.test("report: the table, annotations only under GitHub Actions, the JUnit file
   T.contains(T.read_file(dir .. "/junit.xml"), '<failure message="connection refused"')
   out = run("GITHUB_ACTIONS=")
   T.not_contains(out, "::error")
-  out = run("", "json")
+  out = run("GITHUB_ACTIONS=", "json")
   T.eq(json.decode(out).summary.failed, 1)
-  local _, _, failed = T.run(string.format("%s %s /nonexistent/dir/junit.xml", T.alaris_run, script))
+  local _, _, failed = T.run(string.format("GITHUB_ACTIONS= %s %s /nonexistent/dir/junit.xml", T.alaris_run, script))
   T.ok(failed ~= 0, "an unwritable JUnit path is not a success")
   local ok = check.report({ { name = "x", status = "PASS", evidence = "", duration = 0 } },
     { out = { write = function() end, flush = function() end } })
