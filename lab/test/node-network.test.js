@@ -78,8 +78,21 @@ test('the pod network, Services, DNS and NetworkPolicy', async (t) => {
     assert.equal(await connect(null, lb, 8080), 'refused');
     assert.equal(await connect(null, ips['web-1'], 9090), 'open', 'the node reaches pod addresses directly');
 
+    const ep = await waitFor(async () => {
+      const e = await getJSON(lab, ['endpoints', '-n', NS, 'web']);
+      return e && e.subsets && e.subsets[0].notReadyAddresses && e;
+    }, { what: 'Endpoints with the unready pod' });
+    assert.deepEqual(ep.subsets[0].addresses.map((x) => x.targetRef.name).sort(), ['web-1', 'web-2']);
+    assert.deepEqual(ep.subsets[0].notReadyAddresses.map((x) => x.targetRef.name), ['web-unready']);
+    assert.deepEqual(ep.subsets[0].ports, [{ name: 'http', port: 8080, protocol: 'TCP' }]);
+    const slices = await getJSON(lab, ['endpointslices', '-n', NS, '-l', 'kubernetes.io/service-name=web']);
+    assert.equal(slices.items.length, 1);
+    assert.deepEqual(slices.items[0].endpoints.filter((e) => e.conditions.ready).map((e) => e.targetRef.name).sort(), ['web-1', 'web-2']);
+
     await kubectl(lab, ['delete', 'pod', '-n', NS, 'web-2']);
     for (let i = 0; i < 6; i++) assert.equal((await fetchFrom(null, `http://${svc.spec.clusterIP}/`)).body.trim(), 'web-1');
+    const after = await getJSON(lab, ['endpointslices', '-n', NS, 'web-lab']);
+    assert.deepEqual(after.endpoints.filter((e) => e.conditions.ready).map((e) => e.targetRef.name), ['web-1'], 'the slice follows the pods');
 
     await apply(lab, list([{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'dns-check', namespace: NS }, spec: { restartPolicy: 'Never',
       containers: [{ name: 'c', image: 'busybox', command: ['sh', '-c',

@@ -47,6 +47,7 @@ const BUILTIN_RESOURCES = [
     },
   }),
   def('', 'v1', 'events', 'Event', { shortNames: ['ev'] }),
+  def('', 'v1', 'endpoints', 'Endpoints', { singular: 'endpoints', shortNames: ['ep'] }),
   def('apps', 'v1', 'deployments', 'Deployment', {
     shortNames: ['deploy'], categories: ['all'],
     subresources: Object.assign({ scale: { verbs: ['get', 'patch', 'update'], kind: 'Scale', group: 'autoscaling', version: 'v1' } }, statusOnly),
@@ -57,6 +58,7 @@ const BUILTIN_RESOURCES = [
   }),
   def('', 'v1', 'nodes', 'Node', { namespaced: false, shortNames: ['no'], subresources: statusOnly }),
   def('batch', 'v1', 'jobs', 'Job', { categories: ['all'], subresources: statusOnly }),
+  def('discovery.k8s.io', 'v1', 'endpointslices', 'EndpointSlice'),
   def('networking.k8s.io', 'v1', 'networkpolicies', 'NetworkPolicy', { shortNames: ['netpol'] }),
   def('rbac.authorization.k8s.io', 'v1', 'roles', 'Role'),
   def('rbac.authorization.k8s.io', 'v1', 'rolebindings', 'RoleBinding'),

@@ -1,8 +1,8 @@
 'use strict';
 // kube-proxy's, the cloud's and the CNI's controller for the node: on any change to a Pod, Service,
 // NetworkPolicy or Namespace (debounced, well within a second) it gives each `type: LoadBalancer` Service an
-// ingress IP from the LB range, keeps one EndpointSlice per selector Service current from the ready pods, and
-// renders the whole nftables table (nft.js) from the live objects. It runs no pod (runtime.js).
+// ingress IP from the LB range, keeps the Endpoints and one EndpointSlice of each selector Service current from its
+// pods (ready or not), and renders the whole nftables table (nft.js) from the live objects. It runs no pod.
 
 const nft = require('./nft');
 const cidr = require('./cidr');
@@ -91,12 +91,58 @@ class NetworkController {
     return out;
   }
 
+  // Endpoints and EndpointSlice of each selector Service: its pods with an address, ready or not, and the ports.
+  writeEndpoints(services, pods) {
+    const wanted = new Set();
+    for (const s of services) {
+      const spec = s.spec || {};
+      if (!spec.selector || spec.type === 'ExternalName') continue;
+      const { name, namespace } = s.metadata;
+      wanted.add(`${namespace}/${name}`);
+      const members = pods.filter((p) => p.namespace === namespace && selected(spec.selector, p.labels));
+      const ports = (spec.ports || []).map((port) => ({ name: port.name, protocol: port.protocol || 'TCP',
+        port: members.length ? targetPort(port, members[0].pod) : (typeof port.targetPort === 'number' ? port.targetPort : port.port) }))
+        .filter((p) => p.port).map((p) => (p.name ? p : { port: p.port, protocol: p.protocol }));
+      const ref = (p) => ({ kind: 'Pod', namespace, name: p.name, uid: p.pod.metadata.uid });
+      const address = (p) => ({ ip: p.ip, nodeName: p.pod.spec.nodeName, targetRef: ref(p) });
+      const ready = members.filter((p) => p.ready);
+      const notReady = members.filter((p) => !p.ready);
+      const subset = { addresses: ready.map(address), notReadyAddresses: notReady.map(address), ports };
+      for (const k of ['addresses', 'notReadyAddresses']) if (!subset[k].length) delete subset[k];
+      this.upsert({ apiVersion: 'v1', kind: 'Endpoints', metadata: { name, namespace, labels: s.metadata.labels },
+        subsets: members.length ? [subset] : [] });
+      this.upsert({ apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', addressType: 'IPv4',
+        metadata: { name: `${name}-lab`, namespace, labels: { 'kubernetes.io/service-name': name, 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' },
+          ownerReferences: [{ apiVersion: 'v1', kind: 'Service', name, uid: s.metadata.uid, controller: true, blockOwnerDeletion: true }] },
+        endpoints: members.map((p) => ({ addresses: [p.ip], conditions: { ready: p.ready, serving: p.ready, terminating: false }, nodeName: p.pod.spec.nodeName, targetRef: ref(p) })),
+        ports });
+    }
+    for (const e of this.store.list('v1', 'Endpoints')) {
+      if (!wanted.has(`${e.metadata.namespace}/${e.metadata.name}`) && !(e.metadata.namespace === 'default' && e.metadata.name === 'kubernetes')) {
+        try { this.store.deleteObject('v1', 'Endpoints', e.metadata.namespace, e.metadata.name); } catch { /* gone */ }
+      }
+    }
+  }
+
+  // Creates or replaces an object the controller owns, only when its content changed.
+  upsert(obj) {
+    const current = this.store.get(obj.apiVersion, obj.kind, obj.metadata.namespace, obj.metadata.name);
+    const content = (o) => JSON.stringify([o.subsets, o.endpoints, o.ports, o.metadata.labels || {}]);
+    try {
+      if (!current) this.store.createObject(obj);
+      else if (content(current) !== content(obj)) this.store.updateObject({ ...obj, metadata: { ...current.metadata, labels: obj.metadata.labels } });
+    } catch (err) {
+      if (err.code !== 404 && err.code !== 403 && err.code !== 409) this.log(`services: ${obj.kind} ${obj.metadata.name}: ${err.message}`);
+    }
+  }
+
   sync() {
     if (this.stopped) return;
     try {
       const services = this.store.list('v1', 'Service');
       this.assignLoadBalancers(services);
       const pods = this.podModel();
+      this.writeEndpoints(services.filter((s) => !s.metadata.deletionTimestamp), pods);
       const model = {
         pods,
         services: this.serviceModel(this.store.list('v1', 'Service'), pods),
