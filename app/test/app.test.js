@@ -6,7 +6,7 @@
 const { describe, it, before, after, beforeEach } = require('node:test');
 const assert = require('node:assert');
 const net = require('net');
-const { usePostgres, appEnv, startApp, request } = require('./helpers');
+const { usePostgres, appEnv, startApp, startAppOn, request } = require('./helpers');
 
 const TIMEOUT = { timeout: 30000 };
 let pg;
@@ -29,7 +29,7 @@ describe('the app against a real PostgreSQL', () => {
     let app;
     // PGOPTIONS would break every connection (an unknown setting) if the app took libpq's variables.
     before(async () => {
-      app = await startApp(await appEnv(server.pg, { TENANT_NAME: 'tenant-b', PGOPTIONS: '-c no_such_setting=1' }));
+      app = await startAppOn(server.pg, { TENANT_NAME: 'tenant-b', PGOPTIONS: '-c no_such_setting=1' });
     });
     after(async () => {
       assert.strictEqual(await app.stop(), 0);
@@ -86,7 +86,7 @@ describe('the app against a real PostgreSQL', () => {
   });
 
   it('one JSON line per request on stdout, one per error on stderr', TIMEOUT, async () => {
-    const app = await startApp(await appEnv(pg, { DB_NAME: 'no_such_database' }));
+    const app = await startAppOn(pg, { DB_NAME: 'no_such_database' });
     try {
       await request(app.publicPort, '/health');
       await request(app.internalPort, '/nothing?token=abc');
@@ -115,7 +115,7 @@ describe('the app against a real PostgreSQL', () => {
 
   it('the password never appears, even in an error that would quote it', TIMEOUT, async () => {
     // A misconfiguration that puts the password where the server repeats it: "database "..." does not exist".
-    const app = await startApp(await appEnv(pg, { DB_NAME: `x${pg.password}` }));
+    const app = await startAppOn(pg, { DB_NAME: `x${pg.password}` });
     let res;
     try {
       res = await request(app.publicPort, '/public');
@@ -145,7 +145,7 @@ describe('the app against a real PostgreSQL', () => {
   });
 
   it('SIGTERM: a request in flight completes, new connections are refused, exit 0', TIMEOUT, async () => {
-    const app = await startApp(await appEnv(pg, { DB_TIMEOUT_MS: '5000' }));
+    const app = await startAppOn(pg, { DB_TIMEOUT_MS: '5000' });
     let exitCode;
     try {
       assert.strictEqual((await request(app.publicPort, '/public')).status, 200);
@@ -172,7 +172,7 @@ describe('the app against a real PostgreSQL', () => {
   });
 
   it('SIGTERM with a request that outlasts the drain time: cut off after 10 s, exit 0', { timeout: 40000 }, async () => {
-    const app = await startApp(await appEnv(pg, { DB_TIMEOUT_MS: '30000' }));
+    const app = await startAppOn(pg, { DB_TIMEOUT_MS: '30000' });
     let exitCode;
     let elapsed;
     try {
@@ -196,7 +196,7 @@ describe('the app against a real PostgreSQL', () => {
   });
 
   it('SIGINT stops it the same way', TIMEOUT, async () => {
-    const app = await startApp(await appEnv(pg));
+    const app = await startAppOn(pg);
     assert.strictEqual((await request(app.internalPort, '/health')).status, 200);
     assert.strictEqual(await app.stop('SIGINT'), 0);
     assert.match(app.stdout(), /"msg":"stopped","signal":"SIGINT"/);
@@ -204,7 +204,7 @@ describe('the app against a real PostgreSQL', () => {
   });
 
   it('a second signal while requests drain exits at once, with 1', TIMEOUT, async () => {
-    const app = await startApp(await appEnv(pg, { DB_TIMEOUT_MS: '5000' }));
+    const app = await startAppOn(pg, { DB_TIMEOUT_MS: '5000' });
     try {
       assert.strictEqual((await request(app.publicPort, '/db-health')).status, 200);
       pg.freeze();

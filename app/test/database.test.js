@@ -7,7 +7,7 @@
 
 const { describe, it, beforeEach } = require('node:test');
 const assert = require('node:assert');
-const { usePostgres, appEnv, startApp, request, waitForStatus } = require('./helpers');
+const { usePostgres, startAppOn, request, waitForStatus } = require('./helpers');
 
 const TIMEOUT = { timeout: 40000 };
 let pg;
@@ -35,7 +35,7 @@ describe('the app while its database comes and goes', () => {
 
   it('starts with the database down, answers 503, then 200 once it is up, without a restart', TIMEOUT, async () => {
     pg.stop();
-    const app = await startApp(await appEnv(pg));
+    const app = await startAppOn(pg);
     try {
       await assertHealthy(app);
       await assertUnavailable(app, '/db-health');
@@ -61,7 +61,7 @@ describe('the app while its database comes and goes', () => {
   });
 
   it('a database that does not answer: 503 after DB_TIMEOUT_MS, then 200 when it answers again', TIMEOUT, async () => {
-    const app = await startApp(await appEnv(pg, { DB_TIMEOUT_MS: '700' }));
+    const app = await startAppOn(pg, { DB_TIMEOUT_MS: '700' });
     try {
       assert.strictEqual((await request(app.publicPort, '/db-health')).status, 200);
       pg.freeze();
@@ -84,7 +84,7 @@ describe('the app while its database comes and goes', () => {
   // `prefer`, the default, connects to it in every other test.
   it('DB_SSLMODE: require fails on a server without TLS, disable connects', TIMEOUT, async () => {
     for (const [mode, status] of [['require', 503], ['disable', 200]]) {
-      const app = await startApp(await appEnv(pg, { DB_SSLMODE: mode }));
+      const app = await startAppOn(pg, { DB_SSLMODE: mode });
       let res;
       try {
         res = await request(app.publicPort, '/db-health');
@@ -98,7 +98,7 @@ describe('the app while its database comes and goes', () => {
 
   it('a wrong password: 503 saying authentication failed, and the password is in no line', TIMEOUT, async () => {
     const wrong = 'not-the-password-0d41';
-    const app = await startApp(await appEnv(pg, { DB_PASSWORD: wrong }));
+    const app = await startAppOn(pg, { DB_PASSWORD: wrong });
     let res;
     try {
       res = await assertUnavailable(app, '/db-health');
@@ -124,7 +124,7 @@ describe('the app while its database comes and goes', () => {
     pg.enableTls();
     for (const [mode, tls] of [['prefer', 'true'], ['require', 'true'], ['disable', 'false']]) {
       await noAppConnections();
-      const app = await startApp(await appEnv(pg, { DB_SSLMODE: mode }));
+      const app = await startAppOn(pg, { DB_SSLMODE: mode });
       try {
         assert.strictEqual((await request(app.publicPort, '/db-health')).status, 200, mode);
         const used = pg.sql("SELECT string_agg(DISTINCT s.ssl::text, ',') FROM pg_stat_ssl s " +

@@ -84,6 +84,15 @@ function startApp(env) {
   });
 }
 
+// The app against `pg` on two free ports (appEnv, with `extra`), started again on others when a process elsewhere
+// took one of them between the probe and the app's listen.
+async function startAppOn(pg, extra) {
+  for (let attempt = 1; ; attempt += 1) {
+    const app = await startApp(await appEnv(pg, extra));
+    if (attempt === 3 || app.child.exitCode !== 1 || !/EADDRINUSE/.test(app.stderr())) return app;
+  }
+}
+
 // GET (or `method`) http://127.0.0.1:port/path on a new connection. Resolves {status, headers, body (parsed
 // JSON when the response says it is JSON, else text), ms}.
 function request(port, urlPath, { method = 'GET', timeout = 30000 } = {}) {
@@ -125,4 +134,4 @@ function usePostgres() {
   return shared;
 }
 
-module.exports = { APP_DIR, usePostgres, appEnv, startApp, killApps, request, waitForStatus, freePort };
+module.exports = { APP_DIR, usePostgres, appEnv, startApp, startAppOn, killApps, request, waitForStatus, freePort };
