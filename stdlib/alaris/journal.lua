@@ -4,7 +4,6 @@
 -- masked before it is encoded; a step output that holds a secret is journaled without it (see journal.storable).
 -- It does not decide what a run may do with a journal it finds: that is the runner's.
 local alaris = require "alaris"
-local crypto = require "alaris.crypto"
 local files = require "alaris.files"
 local json = require "alaris.json"
 local log = require "alaris.log"
@@ -27,7 +26,10 @@ function journal.default_path(pb, values)
   local full = table.concat(parts, "--")
   local base = full:gsub("[^%w._=-]", "_")
   if #base > 120 then base = base:sub(1, 120) end
-  if base ~= full then base = base .. "--" .. crypto.hex(crypto.sha256(full)):sub(1, 16) end
+  if base ~= full then
+    local crypto = require "alaris.crypto" -- only here: most runs never load OpenSSL
+    base = base .. "--" .. crypto.hex(crypto.sha256(full)):sub(1, 16)
+  end
   return ".alaris/journal/" .. base .. ".jsonl"
 end
 

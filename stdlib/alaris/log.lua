@@ -2,7 +2,6 @@
 -- keep its live status line tidy; the level comes from -v/-q. Also the structural masking every writer of JSON
 -- uses (log.masked_copy): values are masked before they are quoted or escaped, never keys or framing.
 local alaris = require "alaris"
-local json = require "alaris.json"
 local prelude = require "alaris.prelude"
 
 local log = {}
@@ -90,7 +89,7 @@ function log.masked_copy(value, opts)
   opts = opts or {}
   log.check_expanded_size(value, opts.budget or math.huge)
   local withhold, withheld, keys = opts.withhold, {}, {}
-  local is_secret, mask, null = alaris.is_secret, alaris.mask, json.null
+  local is_secret, mask, null = alaris.is_secret, alaris.mask, require("alaris.json").null -- loaded when needed
   local function copy(v, depth)
     local kind = type(v)
     if kind == "string" then
