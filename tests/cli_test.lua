@@ -169,6 +169,9 @@ T.test("more bad input: exit 2, one line, nothing run", function()
   local raising = T.write_file(dir .. "/raising.lua", "local playbook = require 'alaris.playbook'\n"
     .. "local missing = require 'alaris.no_such_module'\nreturn playbook { name = 'x', steps = {} }\n")
   bad(raising, "raising.lua:2:", dir)
+  local raising_table = T.write_file(dir .. "/raising_table.lua", "local playbook = require 'alaris.playbook'\n"
+    .. "error(setmetatable({ message = 'an error value' }, { __tostring = function(e) return e.message end }))\n")
+  bad(raising_table, "cannot load the playbook: an error value", dir)
 end)
 
 T.test("-v and -q work after FILE too", function()

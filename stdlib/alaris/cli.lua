@@ -190,7 +190,8 @@ local function run_chunk(chunk, file, script_args)
   local source = f and f:read("a") or ""
   if f then f:close() end
   local err = results[2]
-  if type(err) ~= "table" and source:find("alaris%.playbook") and not alaris.interrupted() then
+  local usage = type(err) == "table" and err.usage -- a malformed playbook definition says so itself
+  if not usage and source:find("alaris%.playbook") and not alaris.interrupted() then
     usage_error("cannot load the playbook: %s", alaris.mask(tostring(err)):match("^[^\n]*"))
   end
   error(err, 0)

@@ -118,14 +118,14 @@ function vars.resolve(decls, given, file)
     local v
     local short
     if given[name] ~= nil then
-      if d.secret then _, short = register_secret(name, given[name]) end
+      if d.secret then short = select(2, register_secret(name, given[name])) end
       if short then return nil, short end
       v = from_text(kind, given[name])
       if v == nil then
         return nil, string.format("var '%s': %s is not a valid %s", name, d.secret and "the value" or describe(given[name]), kind)
       end
     elseif file and file[name] ~= nil then
-      if d.secret then _, short = register_secret(name, file[name]) end
+      if d.secret then short = select(2, register_secret(name, file[name])) end
       if short then return nil, short end
       v = typed(kind, file[name])
       if v == nil then
@@ -148,7 +148,7 @@ function vars.resolve(decls, given, file)
       end
     end
     if v ~= nil and d.secret then
-      _, short = register_secret(name, v)
+      short = select(2, register_secret(name, v))
       if short then return nil, short end
     end
     values[name] = v
