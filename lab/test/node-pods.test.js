@@ -159,7 +159,12 @@ apiVersion: v1
 kind: Pod
 metadata: {name: crasher, namespace: ${NS}}
 spec:
-  containers: [{name: main, image: busybox, command: [sh, -c, 'echo boom; exit 3']}]
+  containers:
+  - name: main
+    image: busybox
+    command: [sh, -c, 'n=$(cat /data/n 2>/dev/null || echo 0); echo "boom, run $n"; echo $((n + 1)) > /data/n; exit 3']
+    volumeMounts: [{name: data, mountPath: /data}]
+  volumes: [{name: data, emptyDir: {}}]
 ---
 apiVersion: v1
 kind: Pod
@@ -185,10 +190,17 @@ spec:
     assert.equal(crash.lastState.terminated.reason, 'Error');
     const table = (await kubectl(lab, ['get', 'pod', '-n', NS, 'crasher'])).stdout;
     assert.match(table, /CrashLoopBackOff/);
-    assert.match((await kubectl(lab, ['logs', '-n', NS, 'crasher'])).stdout, /boom/);
+    // the log is the last run's, --previous the one before (the emptyDir keeps the run counter across restarts)
+    const now = await getJSON(lab, ['pod', '-n', NS, 'crasher']);
+    const run = now.status.containerStatuses[0].restartCount;
+    assert.equal((await kubectl(lab, ['logs', '-n', NS, 'crasher'])).stdout, `boom, run ${run}\n`);
+    assert.equal((await kubectl(lab, ['logs', '-n', NS, 'crasher', '--previous'])).stdout, `boom, run ${run - 1}\n`);
     const failed = await waitFor(async () => { const p = await getJSON(lab, ['pod', '-n', NS, 'once']); return p.status.phase === 'Failed' && p; }, { what: 'Failed' });
     assert.equal(failed.status.containerStatuses[0].state.terminated.exitCode, 5);
     assert.equal(failed.status.containerStatuses[0].restartCount, 0);
+    const noPrevious = await kubectl(lab, ['logs', '-n', NS, 'once', '--previous']);
+    assert.notEqual(noPrevious.code, 0);
+    assert.match(noPrevious.stderr, /previous terminated container "main" in pod "once" not found/);
     await waitFor(async () => (await getJSON(lab, ['pod', '-n', NS, 'ok-once'])).status.phase === 'Succeeded', { what: 'Succeeded' });
   });
 

@@ -2,7 +2,8 @@
 // pods/NAME/log: returns the log recorded for a pod with `store.appendLog(ns, name, text, container?)`
 // (the emulator runs no containers; controllers and tests write the log). Supports container,
 // tailLines, timestamps, limitBytes, sinceSeconds and follow (streams appended text until the client
-// leaves or the pod is deleted). `previous` logs are not kept.
+// leaves or the pod is deleted). Text the node's kubelet records carries the run of the container that wrote it:
+// the log is the current run's (plus untagged text), `previous=true` the run before it.
 
 const { errors } = require('./errors');
 
@@ -18,6 +19,18 @@ function chooseContainer(pod, requested) {
     throw errors.badRequest(`a container name must be specified for pod ${pod.metadata.name}, choose one of: [${names.join(' ')}]`);
   }
   return names[0] || '';
+}
+
+// Which run of the container a request reads: the current one (restartCount), or with `previous` the one before
+// (400, as the kubelet answers, when there is none).
+function runOf(pod, container, previous) {
+  const status = (((pod.status || {}).containerStatuses) || []).find((s) => s.name === container);
+  const run = status ? status.restartCount || 0 : 0;
+  if (!previous) return { run, current: true };
+  if (!status || !status.lastState || !status.lastState.terminated) {
+    throw errors.badRequest(`previous terminated container "${container}" in pod "${pod.metadata.name}" not found`);
+  }
+  return { run: run - 1, current: false };
 }
 
 function linesOf(entries, withTimestamps) {
@@ -44,7 +57,9 @@ function servePodLog(ctx, route) {
   const pod = store.getObject(route.resource, route.namespace, route.name);
   if (!pod) throw errors.notFound(route.resource, route.name);
   const container = chooseContainer(pod, query.container);
-  const read = () => store.readLog(route.namespace, route.name, container);
+  const instance = runOf(pod, container, query.previous === 'true');
+  const read = () => store.readLog(route.namespace, route.name, container)
+    .filter((e) => (e.instance === undefined ? instance.current : e.instance === instance.run));
   res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache, private' });
   const initial = read();
   res.write(render(initial, query));

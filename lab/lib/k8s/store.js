@@ -328,10 +328,11 @@ class Store extends EventEmitter {
   }
 
   // --- pod logs: a side map, written by controllers/tests, read by pods/NAME/log ---
-  appendLog(namespace, name, text, container = '') {
+  // `instance` (optional): which run of the container wrote it (its restartCount then), for `previous`.
+  appendLog(namespace, name, text, container = '', instance = undefined) {
     const k = keyOf(namespace, name);
     if (!this.logs.has(k)) this.logs.set(k, []);
-    this.logs.get(k).push({ container, text: String(text), time: new Date() });
+    this.logs.get(k).push({ container, text: String(text), time: new Date(), instance });
     this.logWaiters.emit(k);
   }
 

@@ -14,7 +14,7 @@
 const fs = require('fs');
 const path = require('path');
 const crypto = require('crypto');
-const { execFileSync, spawnSync } = require('child_process');
+const { execFile, execFileSync, spawnSync } = require('child_process');
 
 const FORWARD_SYSCTL = '/proc/sys/net/ipv4/ip_forward';
 // The value of ip_forward before the first lab turned it on, kept while any lab's table exists.
@@ -28,6 +28,17 @@ function run(cmd, args, { input, allowFail = false } = {}) {
     throw new Error(`${cmd} ${args.join(' ')}: ${(res.stderr || res.error || '').toString().trim()}`);
   }
   return res;
+}
+
+// The asynchronous form, for what runs while the daemon serves (pods come and go): the event loop stays free.
+function runAsync(cmd, args, { input, allowFail = false } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = execFile(cmd, args, (err, stdout, stderr) => {
+      if (err && !allowFail) reject(new Error(`${cmd} ${args.join(' ')}: ${String(stderr || err.message).trim()}`));
+      else resolve({ status: err ? err.code : 0, stdout, stderr });
+    });
+    child.stdin.end(input);
+  });
 }
 
 function rangesOf(k) {
@@ -151,33 +162,38 @@ function podAddress(r, slot) {
   return `10.244.${r.index}.${slot}`;
 }
 
-// Creates the network namespace and link of pod `slot` (2..254); returns {netns, ip, veth}.
-function addPod(r, slot) {
+// Creates the network namespace and link of pod `slot` (2..254); resolves {netns, ip, veth}. Two `ip -batch` runs.
+async function addPod(r, slot) {
   const netns = `${r.netnsPrefix}${slot}`;
   const veth = `${r.vethPrefix}${slot}`;
   const ip = podAddress(r, slot);
-  run('ip', ['netns', 'add', netns]);
-  run('ip', ['-batch', '-'], { input: [
+  await runAsync('ip', ['-batch', '-'], { input: [
+    `netns add ${netns}`,
     `link add ${veth} type veth peer name eth0 netns ${netns}`,
     `link set ${veth} up`,
+    `route add ${ip}/32 dev ${veth}`,
   ].join('\n') + '\n' });
   fs.writeFileSync(`/proc/sys/net/ipv4/conf/${veth}/proxy_arp`, '1\n');
-  run('ip', ['-n', netns, '-batch', '-'], { input: [
+  await runAsync('ip', ['-n', netns, '-batch', '-'], { input: [
     'link set lo up',
     `addr add ${ip}/32 dev eth0`,
     'link set eth0 up',
     `route add ${GATEWAY} dev eth0 scope link`,
     `route add default via ${GATEWAY} dev eth0`,
   ].join('\n') + '\n' });
-  run('ip', ['route', 'add', `${ip}/32`, 'dev', veth]);
   return { netns, ip, veth };
 }
 
-function removePod(r, slot) {
+// Removes pod `slot`'s namespace (SIGKILL to whatever still runs in it) and link.
+async function removePod(r, slot) {
   const netns = `${r.netnsPrefix}${slot}`;
-  killNetnsProcesses(netns);
-  run('ip', ['link', 'del', `${r.vethPrefix}${slot}`], { allowFail: true });
-  run('ip', ['netns', 'del', netns], { allowFail: true });
+  for (let round = 0; round < 20; round++) {
+    const pids = ((await runAsync('ip', ['netns', 'pids', netns], { allowFail: true })).stdout || '').split(/\s+/).filter(Boolean);
+    if (!pids.length) break;
+    for (const pid of pids) { try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ } }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await runAsync('ip', ['-batch', '-'], { input: `link del ${r.vethPrefix}${slot}\nnetns del ${netns}\n`, allowFail: true });
 }
 
 // The host's own address pods see node traffic from (the source of a host→pod connection).

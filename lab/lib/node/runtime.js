@@ -103,14 +103,17 @@ class Kubelet {
       delete bound.metadata.resourceVersion;
       try { ps.pod = this.store.update(this.podRes(), bound, {}); } catch (err) { this.log(`kubelet: binding ${ps.name}: ${err.message}`); }
     }
-    try {
-      ps.net = network.addPod(this.ranges, slot);
-    } catch (err) {
+    network.addPod(this.ranges, slot).then((net) => this.sandboxReady(ps, net), (err) => {
       this.log(`kubelet: sandbox of ${ps.ns}/${ps.name}: ${err.message}`);
-      this.pods.delete(ps.uid);
-      this.freeSlots.push(slot);
-      return;
-    }
+      ps.net = { failed: true };
+      this.removeSandbox(ps);
+    });
+  }
+
+  // The pod's network is there: its files, then its containers (unless it was deleted meanwhile).
+  sandboxReady(ps, net) {
+    ps.net = net;
+    if (ps.terminating || this.stopped) return this.maybeFinished(ps);
     ps.ip = ps.net.ip;
     fs.mkdirSync(ps.dir, { recursive: true, mode: 0o711 });
     fs.writeFileSync(path.join(ps.dir, 'hosts'), `127.0.0.1\tlocalhost\n${ps.ip}\t${this.hostname(ps)}\n`, { mode: 0o644 });
@@ -134,7 +137,7 @@ class Kubelet {
     if (ps.terminating || this.stopped) return;
     const c = cs.spec;
     const program = images.programFor(c, this.dir);
-    if (!program) return this.imagePullFailed(ps, cs);
+    if (!program || program.pullError) return this.imagePullFailed(ps, cs, program && program.pullError);
     let env;
     let volumes;
     try {
@@ -172,7 +175,8 @@ class Kubelet {
     cs.state = { running: { startedAt: now() } };
     cs.ready = false;
     cs.started = !c.startupProbe;
-    const record = (chunk) => { if (this.pods.has(ps.uid)) this.store.appendLog(ps.ns, ps.name, chunk.toString('utf8'), c.name); };
+    const run = cs.restartCount;
+    const record = (chunk) => { if (this.pods.has(ps.uid)) this.store.appendLog(ps.ns, ps.name, chunk.toString('utf8'), c.name, run); };
     child.stdout.on('data', record);
     child.stderr.on('data', record);
     child.on('error', (err) => this.log(`kubelet: ${ps.ns}/${ps.name}/${c.name}: ${err.message}`));
@@ -181,8 +185,8 @@ class Kubelet {
     this.writeStatus(ps);
   }
 
-  imagePullFailed(ps, cs) {
-    const message = `the lab cannot run image "${cs.spec.image}": it runs tenant-app, postgres, busybox, curlimages/curl, alpine and coredns images only`;
+  imagePullFailed(ps, cs, reason) {
+    const message = reason || `the lab cannot run image "${cs.spec.image}": it runs tenant-app, postgres, busybox, curlimages/curl, alpine and coredns images only`;
     cs.state = { waiting: { reason: 'ErrImagePull', message } };
     this.writeStatus(ps);
     cs.retry = setTimeout(() => {
@@ -243,7 +247,7 @@ class Kubelet {
   }
 
   maybeFinished(ps) {
-    if ([...ps.containers.values()].some((cs) => cs.proc)) return;
+    if (!ps.net || [...ps.containers.values()].some((cs) => cs.proc)) return; // sandboxReady() calls again
     clearTimeout(ps.killTimer);
     this.removeSandbox(ps);
     const current = this.store.get('v1', 'Pod', ps.ns, ps.name);
@@ -259,10 +263,10 @@ class Kubelet {
     ps.removed = true;
     this.pods.delete(ps.uid);
     this.graces.delete(ps.uid);
-    if (ps.net) network.removePod(this.ranges, ps.slot);
-    this.freeSlots.push(ps.slot);
     fs.rmSync(ps.dir, { recursive: true, force: true });
     this.changed();
+    network.removePod(this.ranges, ps.slot).catch((err) => this.log(`kubelet: removing the sandbox of ${ps.name}: ${err.message}`))
+      .then(() => this.freeSlots.push(ps.slot));
   }
 
   // --- status ---
