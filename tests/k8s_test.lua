@@ -23,4 +23,25 @@ T.test("query strings come from alaris.http's one encoder: sorted, escaped, fals
   T.eq(k8s.encode_query {}, "")
 end)
 
+-- Found by fuzz/kubeconfig_load: a file field with no value (certificate-authority:) or a value that is not a
+-- string made the loader raise "attempt to index a json.null value" instead of returning a kubeconfig error.
+T.test("a kubeconfig file field left empty is absent; one that is not a string is a kubeconfig error", function()
+  local path = T.tmpdir() .. "/config"
+  local function config(cluster_extra, user_extra)
+    return "current-context: c\n" ..
+      "clusters: [{name: k, cluster: {server: 'https://127.0.0.1:9'" .. cluster_extra .. "}}]\n" ..
+      "users: [{name: u, user: {token: t" .. user_extra .. "}}]\n" ..
+      "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
+  end
+  T.write_file(path, config(", certificate-authority: ", ", client-certificate: , client-key: , tokenFile: "))
+  local kc, err = k8s.client { kubeconfig = path }
+  T.ok(kc, "a client without a CA file: " .. tostring(err))
+  kc:close()
+  T.write_file(path, config(", certificate-authority: 5", ""))
+  kc, err = k8s.client { kubeconfig = path }
+  T.eq(kc, nil)
+  T.eq(err.code, "kubeconfig")
+  T.eq(tostring(err), "kubeconfig " .. path .. ": clusters[1].cluster.certificate-authority: expected a string, got number")
+end)
+
 T.run_all()

@@ -38,8 +38,9 @@ local function is_absolute(path)
   return path:sub(1, 1) == "/"
 end
 
+-- A value that is not a string (null, a number) is left as it is, for the field's type check to report.
 local function resolve_path(base_dir, path)
-  if path == nil or path == "" or is_absolute(path) then return path end
+  if type(path) ~= "string" or path == "" or is_absolute(path) then return path end
   if path:sub(1, 2) == "~/" then return (os.getenv("HOME") or "") .. path:sub(2) end
   return base_dir .. "/" .. path
 end
