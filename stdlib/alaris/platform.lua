@@ -10,10 +10,19 @@ local platform = {}
 
 platform.FIELD_MANAGER = "alaris"
 
-local function must(value, err, ...)
+-- value, or raises err: for calls returning `nil, err`.
+function platform.must(value, err, ...)
   if value == nil then error(err, 2) end
   return value, err, ...
 end
+
+-- What a lookup found (nil when nothing), raising its error: for calls returning `nil` or `nil, err`.
+function platform.found(value, err)
+  if err ~= nil then error(err, 2) end
+  return value
+end
+
+local must = platform.must
 
 -- ---- references ----
 
