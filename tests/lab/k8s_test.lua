@@ -689,8 +689,9 @@ T.test("port-forward to a real PostgreSQL through the lab, used by alaris.pg", f
     local passfile = env:match("PGPASSFILE='?([^'\n]+)")
     local password = T.read_file(passfile):match("[^\n]+"):match("([^:]*)$")
     alaris.secret(password)
+    -- bound to a node other than the lab's: its kubelet leaves it alone, the status below stays as written
     must(kc:create({ apiVersion = "v1", kind = "Pod", metadata = { name = "db", namespace = NS },
-      spec = { containers = { { name = "postgres", image = "postgres:15" } } } }))
+      spec = { nodeName = "elsewhere", containers = { { name = "postgres", image = "postgres:15" } } } }))
     must(kc:patch({ apiVersion = "v1", kind = "Pod", metadata = { name = "db", namespace = NS } },
       { status = { phase = "Running", podIP = "127.0.0.1", podIPs = { { ip = "127.0.0.1" } } } }, "merge",
       { subresource = "status" }))
