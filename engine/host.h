@@ -6,15 +6,18 @@
 #include <lua.h>
 
 typedef struct alaris_module {
-  const char *name;
-  lua_CFunction open;
+  const char *name;   /* alaris.pg.core */
+  const char *file;   /* the binding's file name: pg (bindings/pg.c, lib/alaris/pg.so) */
+  const char *symbol; /* luaopen_alaris_pg_core */
+  lua_CFunction open; /* built in (preloaded), or NULL: loaded from lib/alaris/FILE.so when first required */
 } alaris_module;
 
-/* Generated from bindings/ (see CMakeLists.txt). */
+/* Generated from bindings/ (see CMakeLists.txt), ended by a NULL name. */
 extern const alaris_module alaris_builtin_modules[];
 
-/* A new state with the standard libraries, the alaris modules preloaded and package.path reaching the stdlib
- * folder found next to the executable. Returns NULL (with a message on stderr) when the stdlib cannot be found. */
+/* A new state with the standard libraries, the built-in alaris modules preloaded, the others found by a searcher in
+ * the lib/alaris folder next to the executable, and package.path reaching the stdlib folder found there too.
+ * Returns NULL (with a message on stderr) when the stdlib cannot be found. */
 lua_State *alaris_host_new(const char *argv0);
 
 /* The folder holding the Lua stdlib (…/stdlib or …/share/alaris/lua). */

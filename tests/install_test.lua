@@ -1,19 +1,59 @@
--- `make install PREFIX=...` gives a binary that finds its Lua library beside itself, with no environment.
+-- `make install PREFIX=...` gives a binary that finds its Lua library and its bindings beside itself, with no
+-- environment.
 local T = require "testing"
 
-T.test("an installed alaris-run finds its stdlib under PREFIX/share/alaris/lua", function()
+-- Installs the build alaris_run belongs to under a new temporary PREFIX; returns PREFIX.
+local function install()
   local build = T.alaris_run:match("^(.*)/[^/]+$")
   local prefix = T.tmpdir() .. "/prefix"
   local _, err, code = T.run("cmake --install " .. T.sh_quote(build) .. " --prefix " .. T.sh_quote(prefix))
   T.eq(code, 0, err)
-  local script = T.write_file(T.tmpdir() .. "/where.lua", [[
+  return prefix
+end
+
+-- Runs a script with the installed alaris-run from /, with an empty environment.
+local function run_installed(prefix, source)
+  local script = T.write_file(T.tmpdir() .. "/installed.lua", source)
+  return T.run("cd / && env -i " .. prefix .. "/bin/alaris-run " .. script)
+end
+
+T.test("an installed alaris-run finds its stdlib under PREFIX/share/alaris/lua", function()
+  local prefix = install()
+  local out, err, code = run_installed(prefix, [[
     local playbook = require "alaris.playbook"
     print(package.searchpath("alaris.playbook", package.path))
   ]])
-  local out, err2, code2 = T.run("cd / && env -i " .. prefix .. "/bin/alaris-run " .. script)
-  T.eq(code2, 0, err2)
+  T.eq(code, 0, err)
   T.eq(out, prefix .. "/share/alaris/lua/alaris/playbook.lua\n")
   T.ok(T.read_file(prefix .. "/share/alaris/types/alaris.k8s.lua"), "the editor stubs are installed too")
+end)
+
+T.test("an installed alaris-run loads its bindings from PREFIX/lib/alaris", function()
+  local prefix = install()
+  local out, err, code = run_installed(prefix, [[
+    local http, where = require "alaris.http.core"
+    print(type(http.request), where)
+    local json = require "alaris.json"
+    print(json.encode({ loaded = true }))
+    for line in io.lines("/proc/self/maps") do
+      if line:find("/lib/alaris/json.so", 1, true) then print(line:match("%s(/%S+)$")); break end
+    end
+  ]])
+  T.eq(code, 0, err)
+  T.eq(out, "function\t" .. prefix .. "/lib/alaris/http.so\n" .. '{"loaded":true}\n' .. prefix .. "/lib/alaris/json.so\n")
+end)
+
+T.test("a binding missing from PREFIX/lib/alaris is one clear error when required, not at start", function()
+  local prefix = install()
+  T.eq(os.remove(prefix .. "/lib/alaris/yaml.so"), true)
+  local out, err, code = run_installed(prefix, [[
+    print("started")
+    local ok, message = pcall(require, "alaris.yaml")
+    print(ok, message)
+  ]])
+  T.eq(code, 0, err)
+  T.eq(out, "started\nfalse\tcannot load module 'alaris.yaml': " .. prefix ..
+    "/lib/alaris/yaml.so: cannot open shared object file: No such file or directory\n")
 end)
 
 T.run_all()
