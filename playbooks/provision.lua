@@ -136,10 +136,17 @@ return playbook {
           description = "alaris: multi-tenant PostgreSQL" })
         local urn = digitalocean.urn("kubernetes", ctx.outputs.cluster.id)
         local assigned = json.array {}
-        if not project_urns(dc, project.id)[urn] then
-          must(dc:assign_resources(project.id, { urn }))
-          assigned[1] = urn
+        local ok, err = pcall(function()
+          if not project_urns(dc, project.id)[urn] then
+            must(dc:assign_resources(project.id, { urn }))
+            assigned[1] = urn
+          end
+        end)
+        if not ok then -- the step failed: its rollback will not run, so undo the project it made here
+          if created then pcall(dc.delete_project, dc, project.id) end
+          error(err, 0)
         end
+        ctx.log.info(created and "project created" or "project exists: kept", { name = project.name })
         return { id = project.id, created = created, assigned = assigned }
       end,
       rollback = function(ctx, out)
