@@ -24,8 +24,12 @@ function netnsPids(ip) {
   return spawnSync('ip', ['netns', 'pids', netnsOf(ip)], { encoding: 'utf8' }).stdout.split(/\s+/).filter(Boolean).map(Number);
 }
 
+// A process that still runs (a zombie waiting for a parent to reap it runs nothing).
 function alive(pid) {
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch { return false; }
 }
 
 async function podIPs(lab, ns, names) {
@@ -230,5 +234,5 @@ test('lab down, and lab up after a crash, leave nothing of the lab on the host; 
     assert.equal(r.code, 0);
     assert.deepEqual(leftovers(idx), { netns: [], links: [], routes: [], tables: [] });
   }
-  assert.deepEqual(running.filter(alive), [], 'no container process is left');
+  await waitFor(async () => !running.some(alive), { timeoutMs: 3000, what: `container processes ${running} gone` });
 });
