@@ -89,6 +89,9 @@ test('the pod network, Services, DNS and NetworkPolicy', async (t) => {
     assert.deepEqual(ep.subsets[0].addresses.map((x) => x.targetRef.name).sort(), ['web-1', 'web-2']);
     assert.deepEqual(ep.subsets[0].notReadyAddresses.map((x) => x.targetRef.name), ['web-unready']);
     assert.deepEqual(ep.subsets[0].ports, [{ name: 'http', port: 8080, protocol: 'TCP' }]);
+    const table = (await kubectl(lab, ['get', 'endpoints', '-n', NS, 'web'])).stdout;
+    assert.match(table, /^NAME\s+ENDPOINTS\s+AGE/);
+    assert.ok(table.includes(`${ips['web-1']}:8080`) && table.includes(`${ips['web-2']}:8080`), table);
     const slices = await getJSON(lab, ['endpointslices', '-n', NS, '-l', 'kubernetes.io/service-name=web']);
     assert.equal(slices.items.length, 1);
     assert.deepEqual(slices.items[0].endpoints.filter((e) => e.conditions.ready).map((e) => e.targetRef.name).sort(), ['web-1', 'web-2']);

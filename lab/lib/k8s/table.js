@@ -70,6 +70,12 @@ function podCells(p) {
     (p.status && p.status.podIP) || '<none>', (p.spec && p.spec.nodeName) || '<none>'];
 }
 
+// kubectl's way of listing endpoints: the first three, then "+ N more...", or <none>.
+function endpointList(items) {
+  if (!items.length) return '<none>';
+  return items.slice(0, 3).join(',') + (items.length > 3 ? ` + ${items.length - 3} more...` : '');
+}
+
 function servicePorts(s) {
   const ports = (s.spec && s.spec.ports) || [];
   if (!ports.length) return '<none>';
@@ -97,6 +103,17 @@ const BUILTIN_TABLES = {
       ((s.status && s.status.loadBalancer && s.status.loadBalancer.ingress) || []).map((i) => i.ip || i.hostname).join(',') || '<none>',
       servicePorts(s), age(s.metadata.creationTimestamp),
       Object.entries((s.spec && s.spec.selector) || {}).map(([k, v]) => `${k}=${v}`).join(',') || '<none>'],
+  },
+  endpoints: {
+    columns: [NAME, col('Endpoints', 'string', 'Endpoints is the list of endpoints in the endpoints.'), AGE],
+    cells: (e) => [endpointList((e.subsets || []).flatMap((sub) => (sub.addresses || []).flatMap((a) => (sub.ports || [{}]).map((p) => (p.port ? `${a.ip}:${p.port}` : a.ip))))),
+      age(e.metadata.creationTimestamp)],
+  },
+  endpointslices: {
+    columns: [NAME, col('AddressType', 'string', 'The address type of the endpoint slice.'), col('Ports', 'string', 'The ports of the endpoint slice.'),
+      col('Endpoints', 'string', 'The endpoints of the endpoint slice.'), AGE],
+    cells: (e) => [e.addressType || '', (e.ports || []).map((p) => p.port).join(',') || '<unset>',
+      endpointList((e.endpoints || []).flatMap((x) => x.addresses || [])), age(e.metadata.creationTimestamp)],
   },
   configmaps: {
     columns: [NAME, col('Data', 'string', 'Data contains the configuration data.'), AGE],
