@@ -60,7 +60,7 @@ endforeach()
 
 if(NOT ALARIS_SANITIZE)
   add_test(NAME node:lab COMMAND node --test --test-concurrency=1 test/ WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/lab)
-  set_tests_properties(node:lab PROPERTIES LABELS node TIMEOUT 900)
+  set_tests_properties(node:lab PROPERTIES LABELS node TIMEOUT 1200)
 endif()
 
 # The tenant app's suites, in both builds: they start the app and a PostgreSQL of their own.

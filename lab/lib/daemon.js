@@ -3,7 +3,8 @@
 // group) that runs the admin endpoint, the Spaces front (with s3rver), the Kubernetes API server and the
 // DigitalOcean API server on 127.0.0.1 ephemeral ports, then writes DIR/kubeconfig, DIR/env (0600) and
 // DIR/state.json. Once the Kubernetes API is up, the admin endpoint also serves POST /logs (append to a pod's
-// log). On SIGTERM/SIGINT (or when --owner-pid dies) it closes every server and removes state.json.
+// log), and the CloudNativePG operator side runs (lib/cnpg/, with the pod network only). On SIGTERM/SIGINT (or when
+// --owner-pid dies) it closes every server and removes state.json.
 // It does not daemonise itself (bin/lab does) and writes nothing outside DIR.
 //
 // --no-workloads: readiness-only mode (no pod runs; a fake kubelet makes pods Ready), LAB_WORKLOADS=off in DIR/env.
@@ -20,6 +21,7 @@ const s3front = require('./s3/front');
 const k8sServer = require('./k8s/server');
 const doServer = require('./do/server');
 const nodeRuntime = require('./node');
+const cnpg = require('./cnpg');
 
 const HOST = '127.0.0.1';
 const REGION = 'nyc3';
@@ -133,6 +135,10 @@ async function startParts(opts, tokens, keys) {
   }
   components.k8s = { url: k8s.url, port: k8s.port };
   adminServer.route('POST /logs', (request) => appendPodLog(k8s.store, request.body));
+  if (opts.ranges.podNetwork) {
+    parts.push(['cnpg', cnpg.start({ dir: opts.dir, k8s, ranges: opts.ranges, nodeIP: require('./node/network').hostIP(), log,
+      admin: { route: adminServer.route, AdminError: admin.AdminError } })]);
+  }
 
   const api = await doServer.start({
     dir: opts.dir, host: HOST, port: 0, instrument: new admin.Instrument('do'), token: tokens.do,

@@ -7,6 +7,8 @@
 //   ... and the host's curl; as nobody;
 // - `coredns` (the kube-dns pods): the lab's DNS server (dns.js), as root (it binds port 53);
 // - anything else: null (the kubelet reports ErrImagePull / ImagePullBackOff).
+// Other parts of the lab add images with registerImages(fn): fn(container, dir) returns a program, or
+// {pullError: message} (ErrImagePull with that message), or nothing to leave the container to the rules above.
 
 const fs = require('fs');
 const path = require('path');
@@ -56,8 +58,18 @@ function shellBin(dir) {
 const HOST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 
+const registered = [];
+
+function registerImages(fn) {
+  registered.push(fn);
+}
+
 // Resolves {argv, user, path, defaultEnv} for a container, or null when the lab cannot run the image.
 function programFor(container, dir) {
+  for (const fn of registered) {
+    const found = fn(container, dir);
+    if (found) return found;
+  }
   const repo = repository(container.image);
   const last = lastPart(container.image);
   const cmd = (container.command || []).concat(container.args || []);
@@ -82,4 +94,4 @@ function programFor(container, dir) {
   return null;
 }
 
-module.exports = { programFor, repository, REPO_ROOT };
+module.exports = { programFor, registerImages, repository, REPO_ROOT, HOST_PATH, PG_BIN, userOf };
