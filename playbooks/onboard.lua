@@ -27,8 +27,10 @@ if #tenants == 1 and given.tenant and not planning then
 end
 
 -- A step that works on one tenant; with tenants=... the "tenants" step runs one child run per tenant instead.
+-- Every step is idempotent, so a transient API failure is retried by running the step again.
 local function step(def)
   local run = def.run
+  def.retries, def.retry_delay = def.retries or 3, def.retry_delay or 0.5
   def.run = function(ctx)
     if not ctx.vars.tenant then return { skipped = "tenants= runs each tenant as a run of its own" } end
     return run(ctx, ctx.vars.tenant, ob.kube())
@@ -134,7 +136,7 @@ return playbook {
         storage_size = ctx.vars.storage }) }
     end, "CloudNativePG Cluster pg-T"),
 
-    step { name = "cluster-ready", description = "the Cluster Ready (a watch; wait_timeout)",
+    step { name = "cluster-ready", description = "the Cluster Ready (a watch; wait_timeout)", retries = 0,
       run = function(ctx, t, kc)
         local c = must(cnpg.wait_ready(kc, t, tenant.names(t).cluster, timeout(ctx)))
         return { phase = c.status and c.status.phase, primary = c.status and c.status.currentPrimary }
@@ -156,7 +158,7 @@ return playbook {
       return tenant.network_policies(t, ob.addresses(ob.kube()))
     end, "default deny, DNS, app, database and egress policies"),
 
-    step { name = "app-ready", description = "the app Available and the LB address given",
+    step { name = "app-ready", description = "the app Available and the LB address given", retries = 0,
       run = function(ctx, t, kc)
         local names = tenant.names(t)
         must(cnpg.wait_available(kc, t, names.app, timeout(ctx)))
