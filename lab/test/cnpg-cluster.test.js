@@ -200,6 +200,48 @@ spec:
   await kubectl(lab, ['delete', 'networkpolicy', '-n', NS, '--all']);
 });
 
+test('stopping a replica pod\'s network makes the Cluster wait for it; restoring it heals the Cluster', async (t) => {
+  if (!ready(t)) return;
+  const c0 = await h.waitCluster(lab, NS, 'pg', h.isHealthy, 'healthy', 30000);
+  const replica = c0.status.instanceNames.find((n) => n !== c0.status.currentPrimary);
+  const down = await admin(lab.env, 'POST', '/cnpg', { namespace: NS, pod: replica, fault: 'network-down' });
+  assert.equal(down.status, 200, JSON.stringify(down.body));
+  const waiting = await h.waitCluster(lab, NS, 'pg', (c) => c.status.readyInstances === 1, 'one ready instance', 30000);
+  assert.equal(waiting.status.phase, 'Waiting for the instances to become active');
+  assert.deepEqual(waiting.status.instancesStatus.failed, [replica]);
+  assert.equal(waiting.status.currentPrimary, c0.status.currentPrimary, 'a replica going away is no failover');
+  const up = await admin(lab.env, 'POST', '/cnpg', { namespace: NS, pod: replica, fault: 'network-up' });
+  assert.equal(up.status, 200);
+  await h.waitCluster(lab, NS, 'pg', (c) => h.isHealthy(c) && c.status.readyInstances === 2, 'healthy again', 30000);
+  const unknown = await admin(lab.env, 'POST', '/cnpg', { namespace: NS, pod: 'client', fault: 'network-down' });
+  assert.equal(unknown.status, 404);
+});
+
+test('managed roles are created with their password and memberships, reported in the status, and dropped', async (t) => {
+  if (!ready(t)) return;
+  await apply(lab, `
+apiVersion: v1
+kind: Secret
+metadata: {name: reporter-pw, namespace: ${NS}}
+type: kubernetes.io/basic-auth
+stringData: {username: reporter, password: "r3port-pw"}
+`);
+  const roles = (list) => ['patch', 'clusters.postgresql.cnpg.io', '-n', NS, 'pg', '--type=merge', '-p', JSON.stringify({ spec: { managed: { roles: list } } })];
+  const patched = await kubectl(lab, roles([{ name: 'reporter', ensure: 'present', login: true, passwordSecret: { name: 'reporter-pw' }, inRoles: ['pg_read_all_data'] }]));
+  assert.equal(patched.code, 0, patched.stderr);
+  const c = await h.waitCluster(lab, NS, 'pg', (x) => ((x.status.managedRolesStatus || {}).byStatus || {}).reconciled?.includes('reporter'), 'reporter reconciled', 30000);
+  assert.deepEqual(c.status.managedRolesStatus.cannotReconcile, {});
+  const rw = await h.serviceIP(lab, NS, 'pg-rw');
+  const login = await h.psql({ host: rw, user: 'reporter', password: 'r3port-pw', db: 'shop', sql: 'SELECT count(*) FROM items' });
+  assert.equal(login.out, '103', login.stderr);
+  const dropped = await kubectl(lab, roles([{ name: 'reporter', ensure: 'absent' }]));
+  assert.equal(dropped.code, 0, dropped.stderr);
+  await waitFor(async () => {
+    const r = await h.psql({ host: rw, user: 'reporter', password: 'r3port-pw', db: 'shop', sql: 'SELECT 1' });
+    return r.code !== 0 && /password authentication failed|does not exist/.test(r.stderr);
+  }, { timeoutMs: 30000, what: 'reporter dropped' });
+});
+
 test('the webhook refuses what CNPG refuses, with its messages', async (t) => {
   if (!ready(t)) return;
   const cases = [
