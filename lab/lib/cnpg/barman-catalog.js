@@ -4,8 +4,8 @@
 //   endWal, beginLSN, endLSN, timeline}] oldest first (barman-cloud-backup-list --format json; barman prints its
 //   times with ctime(), without a zone: the lab's PostgreSQL and barman run in UTC, so they are read as UTC);
 // - retentionPolicyText("30d") -> "RECOVERY WINDOW OF 30 DAYS" (the plugin's retentionPolicy syntax);
-// - RecoveryWindows: on a period, for every Cluster archiving through the plugin, applies the ObjectStore's
-//   retentionPolicy (barman-cloud-backup-delete) and writes ObjectStore.status.serverRecoveryWindow[server]
+// - RecoveryWindows: on periods, for every Cluster archiving through the plugin, applies the ObjectStore's
+//   retentionPolicy (barman-cloud-backup-delete, when asked) and writes ObjectStore.status.serverRecoveryWindow[server]
 //   (firstRecoverabilityPoint, lastSuccessfulBackupTime, lastFailedBackupTime) and the Cluster's
 //   firstRecoverabilityPoint / lastSuccessfulBackup.
 
@@ -58,14 +58,14 @@ class RecoveryWindows {
     this.busy = false;
   }
 
-  async tick() {
+  async tick({ retention = false } = {}) {
     if (this.busy) return;
     this.busy = true;
     try {
       let clusters = [];
       try { clusters = this.store.list(CLUSTER_GV, 'Cluster'); } catch { /* not served */ }
       await Promise.all(clusters.filter((c) => !c.metadata.deletionTimestamp && os.walArchiverPlugin(c))
-        .map((c) => this.refreshCluster(c, { retention: true }).catch((err) => this.log(`barman: ${c.metadata.name}: ${err.message}`))));
+        .map((c) => this.refreshCluster(c, { retention }).catch((err) => this.log(`barman: ${c.metadata.name}: ${err.message}`))));
     } finally {
       this.busy = false;
     }

@@ -6,8 +6,9 @@
 // - start({dir, store, log, setClusterCondition}): keeps each archiving Cluster's ContinuousArchiving condition
 //   from its primary's last archive outcome (True with the first archived segment, False with barman's message),
 //   each ObjectStore's status.serverRecoveryWindow and the Cluster's firstRecoverabilityPoint /
-//   lastSuccessfulBackup from the backups in the bucket, applies retentionPolicy (barman-cloud-backup-delete) on a
-//   period, and runs the Backup (backup.js) and ScheduledBackup (scheduled-backup.js) controllers.
+//   lastSuccessfulBackup from the backups in the bucket (every 30 s and after each Backup), applies retentionPolicy
+//   (barman-cloud-backup-delete) every 5 minutes (LAB_BARMAN_RETENTION_MS in the daemon's environment), and runs
+//   the Backup (backup.js) and ScheduledBackup (scheduled-backup.js) controllers.
 
 const fs = require('fs');
 const path = require('path');
@@ -19,7 +20,8 @@ const { ScheduledBackupController } = require('./scheduled-backup');
 
 const CLUSTER_GV = 'postgresql.cnpg.io/v1';
 const ARCHIVE_POLL_MS = 1000;
-const WINDOW_PERIOD_MS = Number(process.env.LAB_BARMAN_PERIOD_MS) || 10000;
+const WINDOW_PERIOD_MS = 30000;
+const RETENTION_PERIOD_MS = Number(process.env.LAB_BARMAN_RETENTION_MS) || 300000;
 const WAL_SCRIPT = path.join(__dirname, 'barman-wal.js');
 
 
@@ -118,6 +120,7 @@ function start({ dir, store, log = () => {}, setClusterCondition }) {
   const timers = [
     setInterval(() => { try { watcher.tick(); } catch (err) { log(`barman: archiving: ${err.message}`); } }, ARCHIVE_POLL_MS),
     setInterval(() => windows.tick(), WINDOW_PERIOD_MS),
+    setInterval(() => windows.tick({ retention: true }), RETENTION_PERIOD_MS),
   ];
   for (const t of timers) t.unref();
   backups.start();
