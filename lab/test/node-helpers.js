@@ -31,7 +31,7 @@ async function getJSON(lab, args) {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Polls fn until it returns a truthy value; throws with `what` and the last value after timeoutMs.
-async function waitFor(fn, { timeoutMs = 20000, what = 'condition', everyMs = 200 } = {}) {
+async function waitFor(fn, { timeoutMs = 60000, what = 'condition', everyMs = 200 } = {}) {
   const deadline = Date.now() + timeoutMs;
   let last;
   while (Date.now() < deadline) {
@@ -44,7 +44,7 @@ async function waitFor(fn, { timeoutMs = 20000, what = 'condition', everyMs = 20
 
 const isReady = (pod) => !!pod && ((pod.status || {}).conditions || []).some((c) => c.type === 'Ready' && c.status === 'True');
 
-async function waitReady(lab, ns, names, timeoutMs = 30000) {
+async function waitReady(lab, ns, names, timeoutMs = 60000) {
   const pods = {};
   for (const name of names) {
     pods[name] = await waitFor(async () => {

@@ -33,7 +33,7 @@ function alive(pid) {
 }
 
 async function podIPs(lab, ns, names) {
-  const pods = await waitReady(lab, ns, names, 40000);
+  const pods = await waitReady(lab, ns, names, 60000);
   return Object.fromEntries(Object.entries(pods).map(([n, p]) => [n, p.status.podIP]));
 }
 

@@ -32,7 +32,7 @@ function start({ dir, store, ranges, log }) {
     execInPod: (...args) => kubelet.execInPod(...args),
     async close() {
       dns.close();
-      net.close();
+      await net.close();
       await kubelet.close();
       network.teardown(dir);
     },

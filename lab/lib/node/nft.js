@@ -11,7 +11,7 @@
 //   outside the pod range (another lab's pods) to this lab's pods too.
 // It does not decide what is ready or selected (runtime.js builds the model) and creates no links (network.js).
 
-const { spawnSync } = require('child_process');
+const { execFile, spawnSync } = require('child_process');
 
 // Does a LabelSelector (matchLabels + matchExpressions) select these labels? An empty selector selects all.
 function selects(selector, labels = {}) {
@@ -184,4 +184,12 @@ function apply(ranges, model) {
   return text;
 }
 
-module.exports = { render, apply, selects, policyTypes };
+// Loads a rendered table without blocking the event loop.
+function load(text) {
+  return new Promise((resolve, reject) => {
+    const child = execFile('nft', ['-f', '-'], (err, stdout, stderr) => (err ? reject(new Error(`nft: ${String(stderr).trim()}`)) : resolve()));
+    child.stdin.end(text);
+  });
+}
+
+module.exports = { render, apply, load, selects, policyTypes };

@@ -232,18 +232,19 @@ class Kubelet {
   terminate(ps, graceSeconds = 30) {
     if (ps.terminating) return;
     ps.terminating = true;
-    // The pod leaves its Services' endpoints before its containers hear SIGTERM, so no new connection reaches a
-    // process that is closing its listeners.
-    this.changed({ now: true });
     for (const cs of ps.containers.values()) {
       clearTimeout(cs.retry);
       if (cs.probes) cs.probes.stop();
-      if (cs.proc) signalGroup(cs.proc, graceSeconds > 0 ? 'SIGTERM' : 'SIGKILL');
     }
-    ps.killTimer = setTimeout(() => {
-      for (const cs of ps.containers.values()) if (cs.proc) signalGroup(cs.proc, 'SIGKILL');
-    }, Math.max(0, graceSeconds) * 1000);
-    this.maybeFinished(ps);
+    // The pod leaves its Services' endpoints before its containers hear SIGTERM, so no new connection reaches a
+    // process that is closing its listeners.
+    Promise.resolve(this.changed({ now: true })).catch(() => {}).then(() => {
+      for (const cs of ps.containers.values()) if (cs.proc) signalGroup(cs.proc, graceSeconds > 0 ? 'SIGTERM' : 'SIGKILL');
+      ps.killTimer = setTimeout(() => {
+        for (const cs of ps.containers.values()) if (cs.proc) signalGroup(cs.proc, 'SIGKILL');
+      }, Math.max(0, graceSeconds) * 1000);
+      this.maybeFinished(ps);
+    });
   }
 
   maybeFinished(ps) {
@@ -326,7 +327,7 @@ class Kubelet {
 
   // Something the Service/policy rules depend on changed (a pod's IP or readiness).
   changed(opts = {}) {
-    if (this.onChange) this.onChange(opts);
+    return this.onChange ? this.onChange(opts) : undefined;
   }
 
   // --- for pods/exec ---

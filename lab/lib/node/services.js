@@ -136,8 +136,18 @@ class NetworkController {
     }
   }
 
+  // Brings the rules up to date; resolves once the kernel has them. Calls while one runs join it (and make it
+  // run once more), so the rules are loaded one table at a time, the last one from the latest objects.
   sync() {
-    if (this.stopped) return;
+    if (this.stopped) return Promise.resolve();
+    if (this.running) { this.again = true; return this.running; }
+    this.running = (async () => {
+      do { this.again = false; await this.syncOnce(); } while (this.again && !this.stopped);
+    })().finally(() => { this.running = null; });
+    return this.running;
+  }
+
+  async syncOnce() {
     try {
       const services = this.store.list('v1', 'Service');
       this.assignLoadBalancers(services);
@@ -151,17 +161,19 @@ class NetworkController {
       };
       const text = nft.render(this.ranges, model);
       if (text === this.lastText) return;
-      nft.apply(this.ranges, model);
+      await nft.load(text);
       this.lastText = text;
     } catch (err) {
       this.log(`services: ${err.message}`);
     }
   }
 
+  // Resolves once no rule load is in flight (so none lands after the table is removed).
   close() {
     this.stopped = true;
     clearTimeout(this.timer);
     this.store.removeListener('event', this.onEvent);
+    return this.running || Promise.resolve();
   }
 }
 
