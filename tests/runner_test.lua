@@ -418,12 +418,12 @@ T.test("a step output that expands past what a journal record may hold is droppe
   local file = T.write_file(dir .. "/bomb.lua", [[
     local playbook = require "alaris.playbook"
     return playbook { name = "bomb", steps = { { name = "a", run = function()
-      local t = { "lol" }
-      for _ = 1, 40 do t = { t, t } end -- small in memory, 2^40 leaves once written out
+      local t = { string.rep("x", 1 << 20) }
+      for _ = 1, 12 do t = { t, t } end -- 1 MiB in memory, 4 GiB once written out
       return t
     end } } }
   ]])
-  local _, err, code = T.run(string.format("timeout 60 %s --journal %s/j.jsonl %s", RUN, dir, file))
+  local _, err, code = T.run(string.format("timeout -k 5 60 %s --journal %s/j.jsonl %s", RUN, dir, file))
   T.eq(code, 0, err)
   T.contains(err, "its output cannot be journaled and was dropped")
   T.ok(#T.read_file(dir .. "/j.jsonl") < 10000, "the journal stays small")
