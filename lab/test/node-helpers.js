@@ -63,7 +63,7 @@ function netnsOf(ip) {
 
 // A TCP connection + HTTP GET from `fromIP`'s pod (or from the node when fromIP is null) to ip:port:
 // 'open' (answered), 'refused' (reset) or 'blocked' (no answer within the timeout).
-function connect(fromIP, ip, port, { timeoutS = 1 } = {}) {
+function connect(fromIP, ip, port, { timeoutS = 3 } = {}) {
   const curl = ['curl', '-s', '-o', '/dev/null', '-m', String(timeoutS), `http://${ip}:${port}/`];
   const argv = fromIP ? ['ip', 'netns', 'exec', netnsOf(fromIP), ...curl] : curl;
   return new Promise((resolve) => {
@@ -75,7 +75,7 @@ function connect(fromIP, ip, port, { timeoutS = 1 } = {}) {
 }
 
 // The body of GET url from `fromIP`'s pod (or the node): {code, body}.
-function fetchFrom(fromIP, url, { timeoutS = 2 } = {}) {
+function fetchFrom(fromIP, url, { timeoutS = 5 } = {}) {
   const curl = ['curl', '-s', '-m', String(timeoutS), url];
   const argv = fromIP ? ['ip', 'netns', 'exec', netnsOf(fromIP), ...curl] : curl;
   return new Promise((resolve) => {
