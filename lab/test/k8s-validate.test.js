@@ -426,15 +426,3 @@ test('schemaFor exposes list types and map keys that server-side apply merges wi
   assert.equal(subSchema(validator.schemaFor('postgresql.cnpg.io/v1', 'Cluster'), 'spec.instances').type, 'integer');
   assert.equal(validator.schemaFor('v1', 'Nope'), null);
 });
-
-test('validating a typical object takes well under a millisecond once warm', () => {
-  for (let i = 0; i < 50; i++) validator.validate(deployment);
-  const n = 500;
-  const start = process.hrtime.bigint();
-  for (let i = 0; i < n; i++) {
-    validator.validate(deployment);
-    validator.validate(cluster);
-  }
-  const perObjectMs = Number(process.hrtime.bigint() - start) / 1e6 / (2 * n);
-  assert.ok(perObjectMs < 0.5, `${perObjectMs.toFixed(3)} ms per object`);
-});
