@@ -118,7 +118,9 @@ async function startParts(opts, tokens, keys) {
   parts.push(['admin', adminServer]);
   components.admin = { url: adminServer.url, port: adminServer.port };
 
-  const s3 = await s3front.start({ dir: opts.dir, host: HOST, port: 0, instrument: new admin.Instrument('s3'), keys,
+  // With the pod network, the Spaces front listens on the node's address, which pods reach as well as the host.
+  const s3Host = opts.ranges.podNetwork ? require('./node/network').hostIP() : HOST;
+  const s3 = await s3front.start({ dir: opts.dir, host: s3Host, port: 0, instrument: new admin.Instrument('s3'), keys,
     region: REGION, log: (line) => log(line) });
   parts.push(['s3', s3]);
   components.s3 = { url: s3.endpoint, port: s3.port };

@@ -24,7 +24,7 @@ function parseBarmanTime(text) {
 
 async function listBackups(objectStore, serverName) {
   const r = await os.barman('barman-cloud-backup-list', [...os.endpointArgs(objectStore), '--format', 'json',
-    objectStore.destinationPath, serverName], { env: objectStore.env, timeoutMs: 60000 });
+    objectStore.destinationPath, serverName], { env: objectStore.env, timeoutMs: 300000 });
   if (r.code) throw new Error(r.message);
   const list = JSON.parse(r.stdout || '{"backups_list":[]}').backups_list || [];
   return list.map((b) => ({

@@ -78,7 +78,8 @@ function barman(program, args, { env = {}, netns = null, asPostgres = false, tim
   return new Promise((done) => {
     execFile(argv[0], argv.slice(1), { env: fullEnv, timeout: timeoutMs, maxBuffer: 32 << 20 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      done({ code, stdout, stderr, message: code ? barmanMessage(stderr) || `${program} exited with ${code}` : '' });
+      const why = err && err.killed ? `${program} did not finish within ${timeoutMs / 1000} s` : `${program} exited with ${code}`;
+      done({ code, stdout, stderr, message: code ? barmanMessage(stderr) || why : '' });
     });
   });
 }
