@@ -256,15 +256,20 @@ async function firstStart() {
 }
 
 let managedRolesStatus = null;
+let appliedRoles = null;
 async function primaryDuties() {
   if (!initDone) {
     await psql(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'streaming_replica') THEN CREATE ROLE streaming_replica LOGIN REPLICATION; END IF; END $$;
 ALTER ROLE streaming_replica PASSWORD ${quote(config.replicationPassword)};`);
     initDone = true;
   }
-  await applySuperuser();
   await ensureSlots();
+  // roles are written only when what is wanted changed: an ALTER ROLE per tick would make WAL all the time
+  const wanted = JSON.stringify([config.superuserPassword, config.managedRoles]);
+  if (wanted === appliedRoles) return;
+  await applySuperuser();
   managedRolesStatus = await ensureManagedRoles();
+  if (!Object.keys(managedRolesStatus.cannotReconcile).length) appliedRoles = wanted;
 }
 
 async function tick() {
