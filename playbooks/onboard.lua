@@ -45,9 +45,8 @@ end
 local function apply_step(name, build, description)
   return step { name = name, description = description,
     plan = function(ctx)
-      local lines = {}
-      for _, m in ipairs(build(ctx, ctx.vars.tenant or "T")) do lines[#lines + 1] = "apply " .. m.kind .. " " .. m.metadata.name end
-      return lines
+      if not ctx.vars.tenant then return {} end
+      return ob.plan(ob.kube(), build(ctx, ctx.vars.tenant))
     end,
     run = function(ctx, t, kc) return ob.apply(kc, build(ctx, t), ctx.log) end,
     rollback = undo_created }
@@ -77,7 +76,8 @@ return playbook {
       description = "with tenants=a,b,c: one run per tenant, concurrently, each with its own rollback",
       run = function(ctx)
         if not ctx.vars.tenants then return { single = ctx.vars.tenant } end
-        local results = ob.run_each(arg[0], tenants, given, flags["--dry-run"] and { "--dry-run" } or {}, ctx.vars.concurrency)
+        local results = ob.run_each(arg[0], tenants, given,
+          { flags["--dry-run"] and "--dry-run" or nil, journal = flags.journal }, ctx.vars.concurrency)
         local failed = {}
         for _, r in ipairs(results) do
           ctx.log.info(string.format("tenant %s: %s", r.tenant, r.code == 0 and "ok" or "failed (exit " .. r.code .. ")"))
@@ -98,7 +98,10 @@ return playbook {
     apply_step("namespace", function(_, t) return { ob.namespace(t) } end, "namespace T, labelled tenant: T"),
 
     step { name = "bucket", description = "the tenant's Spaces bucket",
-      plan = function(ctx) return { "create bucket " .. ob.bucket_name(ctx.vars, ctx.vars.tenant or "T") } end,
+      plan = function(ctx)
+        local bucket = ob.bucket_name(ctx.vars, ctx.vars.tenant or "T")
+        return { (ob.spaces():head_bucket(bucket) and "unchanged" or "create") .. " bucket " .. bucket }
+      end,
       run = function(ctx, t)
         local sc, bucket = ob.spaces(), ob.bucket_name(ctx.vars, t)
         if sc:head_bucket(bucket) then return { bucket = bucket, created = false } end

@@ -53,7 +53,8 @@ function onboarding.args(argv)
   for i = first, #argv do
     local a = argv[i]
     local k, v = a:match("^([%w_]+)=(.*)$")
-    if k then given[k] = v elseif a:sub(1, 1) == "-" then flags[a] = true end
+    if argv[i - 1] == "--journal" then flags.journal = a
+    elseif k then given[k] = v elseif a:sub(1, 1) == "-" then flags[a] = true end
   end
   return given, flags
 end
@@ -224,6 +225,40 @@ function onboarding.apply(kc, objects, log_)
   return { created = created, changed = changed, unchanged = unchanged }
 end
 
+local function changed_fields(current, proposed)
+  local json = require "alaris.json"
+  local fields = {}
+  for _, part in ipairs { "spec", "data", "stringData" } do
+    local a, b = current[part], proposed[part]
+    for k in pairs(b or {}) do
+      if json.encode((a or {})[k]) ~= json.encode(b[k]) then fields[#fields + 1] = part .. "." .. k end
+    end
+  end
+  table.sort(fields)
+  return fields
+end
+
+-- What applying the objects would do, as kubectl diff tells it: each object's server-side dry-run apply compared
+-- with what is stored ("create", "change Kind name: spec.x, ...", "unchanged"). Nothing is changed.
+function onboarding.plan(kc, objects)
+  local lines = {}
+  for _, m in ipairs(objects) do
+    local what = m.kind .. " " .. (m.metadata.namespace and (m.metadata.namespace .. "/") or "") .. m.metadata.name
+    local current = kc:get(ref_of(m))
+    local proposed, err = kc:apply(m, { field_manager = "alaris", dry_run = true })
+    if not current then
+      local refused = not proposed and err.reason ~= "NotFound" -- NotFound: its namespace comes first
+      lines[#lines + 1] = "create " .. what .. (refused and (": refused by the server: " .. tostring(err)) or "")
+    elseif not proposed then
+      lines[#lines + 1] = "change " .. what .. ": refused by the server: " .. tostring(err)
+    else
+      local fields = changed_fields(current, proposed)
+      lines[#lines + 1] = #fields == 0 and ("unchanged " .. what) or ("change " .. what .. ": " .. table.concat(fields, ", "))
+    end
+  end
+  return lines
+end
+
 -- Deletes what onboarding.apply created (newest first), leaving alone what existed before.
 function onboarding.delete_created(kc, out)
   for i = #(out and out.created or {}), 1, -1 do
@@ -309,13 +344,17 @@ local function self_exe()
 end
 
 -- Runs `file` once per tenant as a child run of its own (its own journal, lock and rollback), `concurrency` at a
--- time. Returns {tenant, code} per tenant, in order.
+-- time. options: flags for each child, and `journal` (the parent's: each child's goes beside it). Returns
+-- {tenant, code} per tenant, in order.
 function onboarding.run_each(file, tenants, given, options, concurrency)
   local playbook = require "alaris.playbook"
   local exe = must(self_exe(), "cannot find the alaris-run executable")
   return playbook.for_each(tenants, { concurrency = concurrency }, function(t)
     local argv = { exe }
     for _, o in ipairs(options) do argv[#argv + 1] = o end
+    if options.journal then -- beside the parent's, one per tenant
+      argv[#argv + 1], argv[#argv + 2] = "--journal", options.journal:gsub("%.jsonl$", "") .. "--tenant=" .. t .. ".jsonl"
+    end
     argv[#argv + 1] = file
     for k, v in pairs(given) do
       if k ~= "tenants" and k ~= "concurrency" then argv[#argv + 1] = k .. "=" .. v end

@@ -20,18 +20,22 @@ local function admin(method, path, body)
   assert(resp.status < 300, resp.body)
 end
 
-local function onboard(dir, args, options)
+-- Pods of an image the lab cannot run stay Pending: a test that never waits for the app deletes them at once.
+local IDLE_IMAGE = "registry.example/alaris/not-run-by-the-lab:1"
+
+local function onboard(dir, args, options, image)
   return T.run(string.format("%s %s --journal %s/journal.jsonl playbooks/onboard.lua app_image=%s smoke=no %s", RUN,
-    options or "", dir, APP_IMAGE, args))
+    options or "", dir, image or APP_IMAGE, args))
 end
 
--- The stand-in operator for the tenant's namespace, stopped by the returned function.
+-- The stand-in operator for the tenant's namespace, stopped by calling or closing (<close>) what it returns.
 local function operator(namespace)
   local pidfile = T.tmpdir() .. "/pid"
   os.execute(string.format("%s tests/lab/support/cnpg_ready.lua %s >/dev/null 2>&1 & echo $! > %s", RUN, namespace,
     pidfile))
   local pid = T.read_file(pidfile):match("%d+")
-  return function() os.execute("kill " .. pid .. " 2>/dev/null") end
+  local function stop() os.execute("kill " .. pid .. " 2>/dev/null") end
+  return setmetatable({}, { __call = stop, __close = stop })
 end
 
 local kc = assert(k8s.client())
@@ -47,6 +51,11 @@ local function nothing_left(t)
     T.ok(key.name ~= "alaris-" .. t, "no Spaces key alaris-" .. t .. " is left")
   end
   T.eq(kc:get("coordination.k8s.io/v1", "Lease", "alaris-lock-" .. t, "default"), nil, "the Lease was released")
+end
+
+-- A tenant a test onboarded is deleted without waiting, so its app's processes do not burden the suites after.
+local function forget(...)
+  for _, t in ipairs { ... } do kc:delete({ apiVersion = "v1", kind = "Namespace", metadata = { name = t } }) end
 end
 
 local function one_line(text)
@@ -78,6 +87,16 @@ T.test("bad input: exit 2, one line, nothing created", function()
   T.ok(kc:get("v1", "Namespace", "pb-not-ours"), "a namespace alaris does not own is left alone")
 end)
 
+T.test("--dry-run changes nothing and says, per object, what would be created", function()
+  local out, err, code = onboard(T.tmpdir(), "tenant=pb-dry-run", "--dry-run")
+  T.eq(code, 0, out .. err)
+  for _, line in ipairs { "create Namespace pb-dry-run", "create bucket alaris-pb-dry-run-backups",
+    "create Cluster pb-dry-run/pg-pb-dry-run", "create NetworkPolicy pb-dry-run/db-egress" } do
+    T.contains(out, line)
+  end
+  nothing_left("pb-dry-run")
+end)
+
 T.test("a Lease held by another run: exit 2 with one line naming the holder, nothing created", function()
   local lock = require "alaris.lock"
   local l <close> = assert(lock.acquire(kc, "pb-locked", { identity = "ci-runner-7 pid 4121" }))
@@ -89,7 +108,7 @@ T.test("a Lease held by another run: exit 2 with one line naming the holder, not
 end)
 
 T.test("the Cluster wait times out naming the Cluster, its conditions and Events, and rolls everything back", function()
-  local out, err, code = onboard(T.tmpdir(), "tenant=pb-timeout wait_timeout=2")
+  local out, err, code = onboard(T.tmpdir(), "tenant=pb-timeout wait_timeout=2", nil, IDLE_IMAGE)
   T.eq(code, 1, out .. err)
   T.contains(out, "timed out after 2s waiting for Cluster pb-timeout/pg-pb-timeout to be Ready")
   T.contains(out, "conditions:")
@@ -114,9 +133,9 @@ local FAULTS = {
 T.test("a failure injected in each step leaves nothing of the tenant", function()
   for i, f in ipairs(FAULTS) do
     local t = "pb-fault-" .. i
-    local stop = operator(t)
+    local stop <close> = operator(t)
     admin("POST", "/faults", { target = f[2], method = f[3], path = f[4]:format(t), status = 403 })
-    local out, err, code = onboard(T.tmpdir(), "tenant=" .. t .. " wait_timeout=30")
+    local out, err, code = onboard(T.tmpdir(), "tenant=" .. t .. " wait_timeout=30", nil, IDLE_IMAGE)
     admin("DELETE", "/faults")
     stop()
     T.eq(code, 1, f[1] .. ": " .. out .. err)
@@ -140,7 +159,7 @@ end
 
 T.test("onboarding succeeds, a second run changes nothing, the passwords are in no output, journal or report", function()
   local t = "pb-ok"
-  local stop = operator(t)
+  local stop <close> = operator(t)
   local dir = T.tmpdir()
   local out, err, code = onboard(dir, "tenant=" .. t .. " wait_timeout=60", "--output json")
   T.eq(code, 0, out .. err)
@@ -168,28 +187,30 @@ T.test("onboarding succeeds, a second run changes nothing, the passwords are in 
     for _, text in ipairs { out, err, out2, err2, journal } do T.not_contains(text, password, name) end
   end
   for _, text in ipairs { out, err, journal } do T.not_contains(text, creds.SECRET_ACCESS_KEY, "the Spaces secret") end
+  forget(t)
 end)
 
 T.test("kill -9 at a random moment, then --rollback leaves nothing; again, then --resume finishes", function()
   math.randomseed(os.time())
   for _, mode in ipairs { "--rollback", "--resume" } do
     local t = "pb-kill" .. (mode == "--resume" and "-resume" or "")
-    local stop = operator(t)
+    local stop <close> = operator(t)
     local dir = T.tmpdir()
     local delay = math.random() * 1.5 -- after the run has started (its journal exists)
+    local image = mode == "--rollback" and IDLE_IMAGE or APP_IMAGE
     T.run(string.format("%s --journal %s/journal.jsonl playbooks/onboard.lua app_image=%s smoke=no tenant=%s "
       .. "wait_timeout=60 >/dev/null 2>&1 & i=0; while [ ! -s %s/journal.jsonl ] && [ $i -lt 200 ]; do sleep 0.05; "
-      .. "i=$((i+1)); done; sleep %.2f; kill -9 $!", RUN, dir, APP_IMAGE, t, dir, delay))
-    local out, err, code = onboard(dir, "tenant=" .. t .. " wait_timeout=60", mode)
+      .. "i=$((i+1)); done; sleep %.2f; kill -9 $!", RUN, dir, image, t, dir, delay))
+    local out, err, code = onboard(dir, "tenant=" .. t .. " wait_timeout=60", mode, image)
     stop()
     T.eq(code, 0, string.format("%s after %.2fs: %s%s", mode, delay, out, err))
-    if mode == "--rollback" then nothing_left(t) else T.ok(kc:get("v1", "Service", t .. "-public", t)) end
+    if mode == "--rollback" then nothing_left(t) else T.ok(kc:get("v1", "Service", t .. "-public", t)); forget(t) end
   end
 end)
 
 T.test("two concurrent runs on one tenant: one exits 2 naming the holder", function()
   local t = "pb-twice"
-  local stop = operator(t)
+  local stop <close> = operator(t)
   local a, b = T.tmpdir(), T.tmpdir()
   local cmd = "%s --journal %s/journal.jsonl playbooks/onboard.lua app_image=%s smoke=no tenant=%s wait_timeout=60 "
     .. ">%s/out 2>&1; echo $? > %s/code"
@@ -200,14 +221,16 @@ T.test("two concurrent runs on one tenant: one exits 2 naming the holder", funct
   T.eq(codes, { 0, 2 })
   local loser = tonumber(T.read_file(a .. "/code")) == 2 and a or b
   T.contains(T.read_file(loser .. "/out"), "is locked by")
+  forget(t)
 end)
 
 T.test("tenants=a,b,c with one failing: that one is undone, the others onboarded, each named", function()
-  local stops = { operator("pb-many-a"), operator("pb-many-b"), operator("pb-many-c") }
+  local a <close> = operator("pb-many-a")
+  local b <close> = operator("pb-many-b")
+  local c <close> = operator("pb-many-c")
   admin("POST", "/faults", { target = "k8s", method = "PATCH", path = "/namespaces/pb-many-b/clusters/", status = 403 })
   local out, err, code = onboard(T.tmpdir(), "tenants=pb-many-a,pb-many-b,pb-many-c concurrency=3 wait_timeout=60")
   admin("DELETE", "/faults")
-  for _, stop in ipairs(stops) do stop() end
   T.eq(code, 1, out .. err)
   T.contains(out .. err, "tenant pb-many-a: ok")
   T.contains(out .. err, "tenant pb-many-b: failed")
@@ -216,11 +239,12 @@ T.test("tenants=a,b,c with one failing: that one is undone, the others onboarded
   nothing_left("pb-many-b")
   T.ok(kc:get("v1", "Service", "pb-many-a-public", "pb-many-a"))
   T.ok(kc:get("v1", "Service", "pb-many-c-public", "pb-many-c"))
+  forget("pb-many-a", "pb-many-c")
 end)
 
 T.test("10% of API calls failing transiently: onboarding succeeds with no duplicate objects or keys", function()
   local t = "pb-flaky"
-  local stop = operator(t)
+  local stop <close> = operator(t)
   for _, target in ipairs { "k8s", "do", "s3" } do
     admin("POST", "/faults", { target = target, status = 503, probability = 0.05 })
     admin("POST", "/faults", { target = target, drop = true, probability = 0.05 })
@@ -232,6 +256,7 @@ T.test("10% of API calls failing transiently: onboarding succeeds with no duplic
   T.eq(#assert(assert(digitalocean.client()):spaces_keys { name = "alaris-" .. t }), 1, "one Spaces key")
   T.eq(#assert(kc:list_all("v1", "Secret", t)), 3)
   T.eq(#assert(kc:list_all("apps/v1", "Deployment", t)), 1)
+  forget(t)
 end)
 
 T.run_all()
