@@ -5,6 +5,7 @@
 -- waits through watches whose timeout names the object, its conditions and its latest Events. It builds no objects:
 -- alaris.operators and the playbooks do.
 local alaris = require "alaris"
+local playbook = require "alaris.playbook"
 
 local platform = {}
 
@@ -143,10 +144,24 @@ end
 
 -- ---- applying ----
 
+local CONCURRENCY = 8 -- requests in flight while applying or planning a group of objects
+
+-- The objects in groups that may go concurrently: the Namespaces, then the CRDs, then the rest.
+local function groups(objects)
+  local out, last = {}, nil
+  for _, obj in ipairs(platform.ordered(objects)) do
+    local rank = RANK[obj.kind] or 3
+    if rank ~= last then out[#out + 1] = {}; last = rank end
+    table.insert(out[#out], obj)
+  end
+  return out
+end
+
 local function apply_one(kc, obj, result, opts)
-  local live = platform.live(kc, obj)
-  local applied = must(kc:apply(obj, { field_manager = platform.FIELD_MANAGER, force = opts.force }))
   local ref = platform.ref(obj)
+  local live = platform.live(kc, obj)
+  if not live then result.pending[#result.pending + 1] = ref end -- deleted on failure even if the answer is lost
+  local applied = must(kc:apply(obj, { field_manager = platform.FIELD_MANAGER, force = opts.force }))
   if not live then
     result.created[#result.created + 1] = ref
   elseif applied.metadata.resourceVersion ~= live.metadata.resourceVersion then
@@ -159,19 +174,22 @@ local function apply_one(kc, obj, result, opts)
   end
 end
 
--- Applies the objects (Namespaces, then CRDs waited Established, then the rest). Returns
--- {created = {ref...}, changed = {ref...}, unchanged = n}. When one fails, the objects this call created are deleted
--- again before the error is raised, so a failed step leaves nothing of its own behind.
+-- Applies the objects (Namespaces, then CRDs waited Established, then the rest; each group concurrently). Returns
+-- {created = {ref...}, changed = {ref...}, unchanged = n}. When one fails, every object this call meant to create
+-- is deleted again before the error is raised, so a failed step leaves nothing of its own behind.
 function platform.apply(kc, objects, opts)
   opts = opts or {}
-  local result = { created = {}, changed = {}, unchanged = 0 }
-  for _, obj in ipairs(platform.ordered(objects)) do
-    local ok, err = pcall(apply_one, kc, obj, result, opts)
-    if not ok then
-      pcall(platform.delete, kc, result.created)
-      error(err, 0)
+  local result = { created = {}, changed = {}, unchanged = 0, pending = {} }
+  local ok, err = pcall(function()
+    for _, group in ipairs(groups(objects)) do
+      playbook.for_each(group, { concurrency = CONCURRENCY }, function(obj) apply_one(kc, obj, result, opts) end)
     end
+  end)
+  if not ok then
+    pcall(platform.delete, kc, result.pending)
+    error(err, 0)
   end
+  result.pending = nil
   return result
 end
 
@@ -229,23 +247,30 @@ end
 
 -- What applying each object would do, one entry per object (and the diff lines under a change), from a
 -- server-side dry-run apply. Changes nothing.
+local function plan_one(kc, obj, opts)
+  local lines, what = {}, platform.describe(obj)
+  local live = platform.live(kc, obj)
+  local wanted, err = kc:apply(obj, { field_manager = platform.FIELD_MANAGER, force = opts.force, dry_run = true })
+  if not live then
+    lines[1] = "create " .. what .. (wanted and "" or
+      (" (server dry run not possible yet: " .. tostring(err.server_message or err.message or err) .. ")"))
+  elseif not wanted then
+    lines[1] = "change? " .. what .. " (server dry run refused: " .. tostring(err.message or err) .. ")"
+  else
+    local diff = platform.diff(obj, live, wanted)
+    lines[1] = (#diff > 0 and "change " or "unchanged ") .. what
+    for _, line in ipairs(diff) do lines[#lines + 1] = line end
+  end
+  return lines
+end
+
 function platform.plan(kc, objects, opts)
   opts = opts or {}
+  local per_object = playbook.for_each(platform.ordered(objects), { concurrency = CONCURRENCY },
+    function(obj) return plan_one(kc, obj, opts) end)
   local lines = {}
-  for _, obj in ipairs(platform.ordered(objects)) do
-    local what = platform.describe(obj)
-    local live = platform.live(kc, obj)
-    local wanted, err = kc:apply(obj, { field_manager = platform.FIELD_MANAGER, force = opts.force, dry_run = true })
-    if not live then
-      lines[#lines + 1] = "create " .. what .. (wanted and "" or
-        (" (server dry run not possible yet: " .. tostring(err.server_message or err.message or err) .. ")"))
-    elseif not wanted then
-      lines[#lines + 1] = "change? " .. what .. " (server dry run refused: " .. tostring(err.message or err) .. ")"
-    else
-      local diff = platform.diff(obj, live, wanted)
-      lines[#lines + 1] = (#diff > 0 and "change " or "unchanged ") .. what
-      for _, line in ipairs(diff) do lines[#lines + 1] = line end
-    end
+  for _, object_lines in ipairs(per_object) do
+    for _, line in ipairs(object_lines) do lines[#lines + 1] = line end
   end
   return lines
 end
