@@ -27,6 +27,7 @@ return playbook {
   steps = {
     { name = "objects",
       description = "namespace ops, ServiceAccount ops-reader, ClusterRole and binding, psql-client (server-side apply)",
+      timeout = 300,
       plan = function(ctx) return platform.plan(kube(ctx), objects(ctx)) end,
       run = function(ctx)
         local result = platform.apply(kube(ctx), objects(ctx))
@@ -44,6 +45,7 @@ return playbook {
 
     { name = "prove-read-only",
       description = "SubjectAccessReviews: every write verb, Secrets, pods/exec and port-forward denied; reads allowed",
+      timeout = 300,
       plan = function() return { "ask the API server about ops-reader (SubjectAccessReviews; nothing stored)" } end,
       run = function(ctx)
         local proof = operators.prove_read_only(kube(ctx))

@@ -49,6 +49,7 @@ local PARTS = {
 -- A step applying one part: its plan is the server's dry run, its rollback deletes what it created.
 local function apply_step(name, description)
   return { name = name, description = description,
+    timeout = 900, -- a hung API server fails the step (and rolls back) instead of holding the run forever
     plan = function(ctx) return platform.plan(kube(ctx), PARTS[name](ctx), { force = true }) end,
     run = function(ctx)
       local result = platform.apply(kube(ctx), PARTS[name](ctx), { force = true, timeout = ctx.vars.wait_timeout })
