@@ -239,3 +239,27 @@ test('lab down, and lab up after a crash, leave nothing of the lab on the host; 
   }
   await waitFor(async () => !running.some(alive), { timeoutMs: 3000, what: `container processes ${running} gone` });
 });
+
+test('a start killed before state.json leaves nothing after lab down; a table whose DIR is gone is taken back', async () => {
+  const network = require('../lib/node/network');
+  const { makeTempDir } = require('./helpers');
+  // what a daemon killed during its start leaves: the network of its DIR, no state.json
+  const killed = makeTempDir();
+  const k = network.setup(killed).index;
+  assert.equal(leftovers(k).tables.length, 1);
+  const down = await runLab(['down', '--dir', killed]);
+  assert.equal(down.code, 0);
+  assert.deepEqual(leftovers(k), { netns: [], links: [], routes: [], tables: [] });
+
+  // a DIR removed with its network still claimed: another DIR that wants the same index gets it
+  const gone = makeTempDir();
+  const taken = network.setup(gone).index;
+  fs.rmSync(gone, { recursive: true, force: true });
+  let other = null;
+  for (let i = 0; !other; i++) if (network.preferredIndex(`${gone}-${i}`) === taken) other = `${gone}-${i}`;
+  fs.mkdirSync(other);
+  assert.equal(network.setup(other).index, taken, 'the stale claim is taken back');
+  network.teardown(other);
+  assert.deepEqual(leftovers(taken), { netns: [], links: [], routes: [], tables: [] });
+  for (const d of [killed, other]) fs.rmSync(d, { recursive: true, force: true });
+});

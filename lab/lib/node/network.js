@@ -71,12 +71,33 @@ function preferredIndex(dir) {
   return crypto.createHash('sha256').update(path.resolve(dir)).digest().readUInt16BE(0) % 250 + 1;
 }
 
-// Claims an index: `nft create table` fails when another lab holds it.
+// The table's comment names the DIR that holds it (nft.js keeps it when it rewrites the table).
+const ownerComment = (dir) => `{ comment ${JSON.stringify(path.resolve(dir))} ; }`;
+
+// Whether the lab of `owner` (a DIR) still records index k; a DIR that is gone or moved on does not.
+function stillOwned(owner, k) {
+  try { return JSON.parse(fs.readFileSync(netFile(owner), 'utf8')).index === k; } catch { return false; }
+}
+
+function tableOwner(k) {
+  const out = run('nft', ['list', 'table', 'ip', `${TABLE_PREFIX}${k}`], { allowFail: true }).stdout || '';
+  const m = /comment "((?:[^"\\]|\\.)*)"/.exec(out);
+  return m ? JSON.parse(`"${m[1]}"`) : null;
+}
+
+// Claims an index: `nft create table` fails when another lab holds it. A table left by a lab whose DIR no
+// longer records it (a start that was killed, its DIR then removed) is removed and the index taken.
 function claimIndex(dir) {
   const first = preferredIndex(dir);
+  const create = (k) => run('nft', ['create', 'table', 'ip', `${TABLE_PREFIX}${k}`, ownerComment(dir)], { allowFail: true }).status === 0;
   for (let i = 0; i < 250; i++) {
     const k = (first - 1 + i) % 250 + 1;
-    if (run('nft', ['create', 'table', 'ip', `${TABLE_PREFIX}${k}`], { allowFail: true }).status === 0) return k;
+    if (create(k)) return k;
+    const owner = tableOwner(k);
+    if (owner && !stillOwned(owner, k)) {
+      removeIndex(k);
+      if (create(k)) return k;
+    }
   }
   throw new Error('no free lab network index (250 labs running?)');
 }
@@ -90,26 +111,39 @@ function linkNames() {
   return out.split('\n').map((l) => /^\d+: ([^:@]+)[@:]/.exec(l)).filter(Boolean).map((m) => m[1]);
 }
 
-function killNetnsProcesses(name) {
+// The processes whose network namespace is one of the named ones (read from /proc: no process per namespace).
+function processesIn(names) {
+  const inodes = new Set();
+  for (const name of names) { try { inodes.add(`net:[${fs.statSync(`/run/netns/${name}`).ino}]`); } catch { /* gone */ } }
+  if (!inodes.size) return [];
+  const pids = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try { if (inodes.has(fs.readlinkSync(`/proc/${entry}/ns/net`))) pids.push(Number(entry)); } catch { /* gone */ }
+  }
+  return pids;
+}
+
+function killNetnsProcesses(names) {
   for (let round = 0; round < 20; round++) {
-    const pids = (run('ip', ['netns', 'pids', name], { allowFail: true }).stdout || '').split(/\s+/).filter(Boolean);
+    const pids = processesIn(names);
     if (!pids.length) return;
-    for (const pid of pids) { try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ } }
+    for (const pid of pids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
     execFileSync('sleep', ['0.05']);
   }
 }
 
-// Removes everything of network index k: processes in its netns, the netns, links, routes, the table.
+// Removes everything of network index k: processes in its netns, the netns (with their veth pairs), the link
+// of the Service range, the routes, the table. One `ip` and one `nft` run whatever the number of pods.
 function removeIndex(k) {
   const r = rangesOf(k);
-  for (const ns of netnsList().filter((n) => n.startsWith(r.netnsPrefix))) {
-    killNetnsProcesses(ns);
-    run('ip', ['netns', 'del', ns], { allowFail: true });
-  }
-  for (const link of linkNames().filter((l) => l.startsWith(r.vethPrefix) || l === r.dummy)) {
-    run('ip', ['link', 'del', link], { allowFail: true });
-  }
-  run('ip', ['route', 'del', 'unreachable', r.podCIDR], { allowFail: true });
+  const namespaces = netnsList().filter((n) => n.startsWith(r.netnsPrefix));
+  killNetnsProcesses(namespaces);
+  run('ip', ['-force', '-batch', '-'], { allowFail: true, input: [
+    ...namespaces.map((ns) => `netns del ${ns}`),
+    `link del ${r.dummy}`,
+    `route del unreachable ${r.podCIDR}`,
+  ].join('\n') + '\n' });
   run('nft', ['delete', 'table', 'ip', r.table], { allowFail: true });
 }
 
@@ -118,9 +152,9 @@ function enableForwarding() {
   fs.writeFileSync(FORWARD_SYSCTL, '1\n');
 }
 
-// Puts ip_forward back to what it was once no lab's table is left.
+// Puts ip_forward back to what it was once no lab is left (each running lab has its link `al<k>svc`).
 function restoreForwarding() {
-  if (labTables().length || !fs.existsSync(FORWARD_SAVED)) return;
+  if (linkNames().some((l) => /^al\d+svc$/.test(l)) || !fs.existsSync(FORWARD_SAVED)) return;
   fs.writeFileSync(FORWARD_SYSCTL, fs.readFileSync(FORWARD_SAVED, 'utf8'));
   fs.rmSync(FORWARD_SAVED, { force: true });
 }
@@ -140,7 +174,7 @@ function setup(dir) {
   cleanupDir(dir);
   fs.mkdirSync(path.join(dir, 'node'), { recursive: true, mode: 0o700 });
   const k = claimIndex(dir);
-  const r = rangesOf(k);
+  const r = { ...rangesOf(k), owner: path.resolve(dir) };
   fs.writeFileSync(netFile(dir), JSON.stringify({ index: k, dir: path.resolve(dir) }) + '\n', { mode: 0o600 });
   enableForwarding();
   run('ip', ['-batch', '-'], { input: [

@@ -158,7 +158,8 @@ function render(ranges, model) {
   const refuse = [`ip daddr ${virtual} meta l4proto tcp reject with tcp reset`, `ip daddr ${virtual} reject`];
   const vmapRule = (side, entries) => (entries.length ? [`ip ${side} vmap { ${entries.join(', ')} }`] : []);
   const lbIngress = pol.ingress.length ? [`ct original ip daddr ${ranges.lbCIDR} ip daddr vmap { ${pol.ingress.join(', ')} }`] : [];
-  return `table ip ${ranges.table} {}\ndelete table ip ${ranges.table}\ntable ip ${ranges.table} {\n` +
+  const owner = ranges.owner ? `  comment ${JSON.stringify(ranges.owner)}\n` : '';
+  return `table ip ${ranges.table} {}\ndelete table ip ${ranges.table}\ntable ip ${ranges.table} {\n${owner}` +
     chain('services', svc.dispatch) +
     svc.chains.join('') +
     pol.chains.join('') +
