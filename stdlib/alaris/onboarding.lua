@@ -113,8 +113,13 @@ onboarding.LOCK_SECONDS = 15
 local held = {}
 function onboarding.lock(kc, t, after_crash)
   if held[t] then return held[t] end
-  local l, err = lock.acquire(kc, t, { namespace = onboarding.LOCK_NAMESPACE, duration = onboarding.LOCK_SECONDS,
-    wait = after_crash and onboarding.LOCK_SECONDS + 5 or 0 })
+  local l, err
+  for attempt = 1, 5 do -- the Lease's create is not retried by the client: a transient failure is retried here
+    l, err = lock.acquire(kc, t, { namespace = onboarding.LOCK_NAMESPACE, duration = onboarding.LOCK_SECONDS,
+      wait = after_crash and onboarding.LOCK_SECONDS + 5 or 0 })
+    if l or err.code == "conflict" then break end
+    alaris.sleep(0.2 * 2 ^ attempt)
+  end
   if not l then
     if err.code == "conflict" then bad_input("%s", tostring(err.message or err)) end
     bad_input("cannot take the lock of tenant %s: %s", t, tostring(err))

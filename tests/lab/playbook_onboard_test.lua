@@ -53,9 +53,23 @@ local function nothing_left(t)
   T.eq(kc:get("coordination.k8s.io/v1", "Lease", "alaris-lock-" .. t, "default"), nil, "the Lease was released")
 end
 
--- A tenant a test onboarded is deleted without waiting, so its app's processes do not burden the suites after.
+-- A tenant a test onboarded is deleted without waiting, so its app's processes do not burden the suites after, and
+-- its keys revoked (the lab keeps them across `lab down`/`up`). fresh() does it waiting, before a test.
+local function forget_one(t, wait)
+  kc:delete({ apiVersion = "v1", kind = "Namespace", metadata = { name = t } }, { wait = wait, timeout = 120 })
+  local dc = assert(digitalocean.client())
+  for _, key in ipairs(assert(dc:spaces_keys { name = "alaris-" .. t })) do
+    if key.name == "alaris-" .. t then assert(dc:delete_spaces_key(key.access_key)) end
+  end
+end
+
 local function forget(...)
-  for _, t in ipairs { ... } do kc:delete({ apiVersion = "v1", kind = "Namespace", metadata = { name = t } }) end
+  for _, t in ipairs { ... } do forget_one(t, false) end
+end
+
+local function fresh(t)
+  forget_one(t, true)
+  return t
 end
 
 local function one_line(text)
@@ -158,7 +172,7 @@ local function versions(t)
 end
 
 T.test("onboarding succeeds, a second run changes nothing, the passwords are in no output, journal or report", function()
-  local t = "pb-ok"
+  local t = fresh("pb-ok")
   local stop <close> = operator(t)
   local dir = T.tmpdir()
   local out, err, code = onboard(dir, "tenant=" .. t .. " wait_timeout=60", "--output json")
@@ -193,7 +207,7 @@ end)
 T.test("kill -9 at a random moment, then --rollback leaves nothing; again, then --resume finishes", function()
   math.randomseed(os.time())
   for _, mode in ipairs { "--rollback", "--resume" } do
-    local t = "pb-kill" .. (mode == "--resume" and "-resume" or "")
+    local t = fresh("pb-kill" .. (mode == "--resume" and "-resume" or ""))
     local stop <close> = operator(t)
     local dir = T.tmpdir()
     local delay = math.random() * 1.5 -- after the run has started (its journal exists)
@@ -209,7 +223,7 @@ T.test("kill -9 at a random moment, then --rollback leaves nothing; again, then 
 end)
 
 T.test("two concurrent runs on one tenant: one exits 2 naming the holder", function()
-  local t = "pb-twice"
+  local t = fresh("pb-twice")
   local stop <close> = operator(t)
   local a, b = T.tmpdir(), T.tmpdir()
   local cmd = "%s --journal %s/journal.jsonl playbooks/onboard.lua app_image=%s smoke=no tenant=%s wait_timeout=60 "
@@ -225,6 +239,7 @@ T.test("two concurrent runs on one tenant: one exits 2 naming the holder", funct
 end)
 
 T.test("tenants=a,b,c with one failing: that one is undone, the others onboarded, each named", function()
+  for _, t in ipairs { "pb-many-a", "pb-many-b", "pb-many-c" } do fresh(t) end
   local a <close> = operator("pb-many-a")
   local b <close> = operator("pb-many-b")
   local c <close> = operator("pb-many-c")
@@ -243,7 +258,7 @@ T.test("tenants=a,b,c with one failing: that one is undone, the others onboarded
 end)
 
 T.test("10% of API calls failing transiently: onboarding succeeds with no duplicate objects or keys", function()
-  local t = "pb-flaky"
+  local t = fresh("pb-flaky")
   local stop <close> = operator(t)
   for _, target in ipairs { "k8s", "do", "s3" } do
     admin("POST", "/faults", { target = target, status = 503, probability = 0.05 })
