@@ -5,7 +5,6 @@
 -- before.
 local T = require "testing"
 local L = require "playbook_lab"
-local crypto = require "alaris.crypto"
 local k8s = require "alaris.k8s"
 local operators = require "alaris.operators"
 local platform = require "alaris.platform"
@@ -32,16 +31,6 @@ T.test("bad input exits 2 with one line", function()
     local out, err, code = L.run("operators", a)
     T.eq(code, 2, a .. ": " .. out .. err)
     L.one_line(err)
-  end
-end)
-
-T.test("the barman-cloud plugin runs its v0.14.0 release images, not -testing:main", function()
-  local objects = operators.barman_cloud(DIR)
-  local text = require("alaris.json").encode(objects)
-  T.not_contains(text, "testing:main")
-  for _, obj in ipairs(objects) do
-    if obj.kind == "Deployment" then T.eq(obj.spec.template.spec.containers[1].image, operators.PLUGIN_IMAGE) end
-    if obj.kind == "Secret" then T.eq(crypto.base64_decode(obj.data.SIDECAR_IMAGE), operators.SIDECAR_IMAGE) end
   end
 end)
 
