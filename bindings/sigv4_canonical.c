@@ -164,9 +164,8 @@ void sigv4_parse_query(lua_State *L, request *r, params *ps, int extra) {
   size_t i = 0;
   while (i < n) {
     const char *part = r->query + i;
-    size_t plen = strcspn(part, "&");
-    if (plen > n - i)
-      plen = n - i;
+    const char *amp = memchr(part, '&', n - i); /* not strcspn: a NUL in the query is a byte like any other */
+    size_t plen = amp ? (size_t)(amp - part) : n - i;
     if (plen > 0) {
       const char *eq = memchr(part, '=', plen);
       size_t klen = eq ? (size_t)(eq - part) : plen;

@@ -211,4 +211,13 @@ T.test("uri_encode keeps only unreserved characters (and those asked for)", func
   T.eq(sigv4.uri_encode("dir/a b", "/"), "dir/a%20b")
 end)
 
+-- Found by fuzz/sigv4_canonical: a NUL in the query ended a parameter early, so the query split into more parameters
+-- than its '&'s announced and the extra ones were written past the end of the parameter array (a heap overflow).
+T.test("a query with NUL bytes is signed whole, each NUL encoded as %00", function()
+  local r = sigv4.sign(with { path = "/b/k", query = "a\0b\0c\0d&e=\0" })
+  T.eq(r.canonical_request:match("^GET\n/b/k\n([^\n]*)\n"), "a%00b%00c%00d=&e=%00")
+  local p = sigv4.presign(with { path = "/b/k", query = "x\0y\0z" })
+  T.contains(p.canonical_request, "&x%00y%00z=\n")
+end)
+
 T.run_all()
