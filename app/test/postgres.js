@@ -68,7 +68,13 @@ function startPostgres() {
       frozen.forEach((pid) => process.kill(pid, 'SIGSTOP'));
     },
     thaw: () => {
-      frozen.forEach((pid) => process.kill(pid, 'SIGCONT'));
+      frozen.forEach((pid) => {
+        try {
+          process.kill(pid, 'SIGCONT');
+        } catch (err) {
+          if (err.code !== 'ESRCH') throw err; // a backend whose client went away while it was stopped has exited
+        }
+      });
       frozen = [];
     },
     // One statement as the superuser over the unix socket; returns its output, unaligned, without headers.
