@@ -181,7 +181,8 @@ static void on_wslay_message(wslay_event_context_ptr ctx, const struct wslay_eve
   m->next = NULL;
   m->opcode = arg->opcode;
   m->len = arg->msg_length;
-  memcpy(m->data, arg->msg, arg->msg_length);
+  if (arg->msg_length) /* an empty message has no buffer (NULL) */
+    memcpy(m->data, arg->msg, arg->msg_length);
   if (ws->last)
     ws->last->next = m;
   else
@@ -608,7 +609,7 @@ static int check_response(websocket *ws) {
     size_t body_len = ws->head_len - ws->head_used;
     snprintf(ws->error, sizeof ws->error, "the server answered %d instead of switching protocols%s%.*s", status,
              body_len ? ": " : "", (int)(body_len > 160 ? 160 : body_len), ws->head + ws->head_used);
-    return status ? -status : IO_FAILED;
+    return status >= 100 ? -status : IO_FAILED; /* 1 and 2 would read as IO_BLOCKED and IO_FAILED */
   }
   char accept[64] = "";
   header_value(ws->head, "sec-websocket-accept:", accept, sizeof accept);

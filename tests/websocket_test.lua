@@ -106,22 +106,28 @@ local function accept_key(key)
   return (out:gsub("%s", ""))
 end
 
--- A server that completes the handshake, sends `frames` (raw bytes) and keeps the connection open until the client
--- goes away.
-local function frames_server(frames)
+-- A server that reads the upgrade request, writes answer(key) (raw bytes, from the request's Sec-WebSocket-Key) and
+-- keeps the connection open until the client goes away.
+local function answering_server(answer)
   local listener = assert(socket.listen("127.0.0.1", 0))
   alaris.spawn(function()
     local sock = assert(listener:accept())
     local head = ""
     while not head:find("\r\n\r\n", 1, true) do head = head .. assert(sock:read()) end
-    local key = head:match("\r\nSec%-WebSocket%-Key: ([^\r]+)\r\n")
-    sock:write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" ..
-      "Sec-WebSocket-Accept: " .. accept_key(key) .. "\r\n\r\n" .. frames)
+    sock:write(answer(head:match("\r\nSec%-WebSocket%-Key: ([^\r]+)\r\n")))
     while sock:read() do end
     sock:close()
     listener:close()
   end)
   return "ws://127.0.0.1:" .. math.tointeger(listener:port()) .. "/"
+end
+
+-- A server that completes the handshake and sends `frames` (raw bytes).
+local function frames_server(frames)
+  return answering_server(function(key)
+    return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" ..
+      "Sec-WebSocket-Accept: " .. accept_key(key) .. "\r\n\r\n" .. frames
+  end)
 end
 
 T.test("a frame announcing more than 64 MiB ends the connection at once instead of being awaited", function()
@@ -136,6 +142,32 @@ T.test("a frame announcing more than 64 MiB ends the connection at once instead 
   T.contains(tostring(err), "more than 64 MiB")
   T.ok(alaris.now() - started < 2, "at once")
   ws:close()
+end)
+
+
+-- Found by fuzz/websocket_frames: an empty message was copied from the NULL pointer wslay gives for it (undefined
+-- behaviour, which UBSan reports).
+T.test("an empty binary or text message arrives as an empty string", function()
+  local ws = assert(websocket.connect { url = frames_server("\x82\x00\x81\x00\x81\x02hi"), timeout = 5 })
+  T.eq({ ws:receive(5) }, { "", "binary" })
+  T.eq({ ws:receive(5) }, { "", "text" })
+  T.eq({ ws:receive(5) }, { "hi", "text" })
+  ws:close()
+end)
+
+-- Found by fuzz/websocket_frames: the answer's status came back negated, so a status of 1 read as "the socket would
+-- block" and connect spun on the ready socket past its timeout, for ever (2 read as a failed connection).
+T.test("an answer whose status is no HTTP status is a protocol error, at once", function()
+  for _, status in ipairs { "1", "2", "99", "-2147483648" } do
+    local url = answering_server(function() return "HTTP/1.1 " .. status .. " Odd\r\n\r\n" end)
+    local task = alaris.spawn(function() return websocket.connect { url = url, timeout = 2 } end)
+    local done, ws, err = alaris.wait(task, 4)
+    if done == nil then task:cancel() end
+    T.eq(done, true, "status " .. status .. ": connect returned")
+    T.eq(ws, nil)
+    T.eq(err.code, "protocol", "status " .. status)
+    T.contains(tostring(err), "answered")
+  end
 end)
 
 T.run_all()
