@@ -101,7 +101,7 @@ test('until the operator is Available a Cluster is stored and nothing happens; t
   assert.equal(tls.type, 'kubernetes.io/tls');
   assert.match(Buffer.from(tls.data['tls.crt'], 'base64').toString(), /BEGIN CERTIFICATE/);
 
-  const c = await h.waitCluster(lab, NS, 'pg', h.isHealthy, 'healthy', 150000);
+  const c = await h.waitCluster(lab, NS, 'pg', h.isHealthy, 'healthy', 240000);
   assert.equal(c.status.currentPrimary, 'pg-1');
   assert.equal(c.status.targetPrimary, 'pg-1');
   assert.equal(c.status.instances, 2);
@@ -241,6 +241,15 @@ stringData: {username: reporter, password: "r3port-pw"}
   const before = await lsn();
   await new Promise((r) => setTimeout(r, 3000));
   assert.equal(await lsn(), before, 'WAL position of an idle primary');
+  // a role PostgreSQL refuses is reported, and its password does not reach the pod's log
+  const leaky = await kubectl(lab, roles([{ name: 'reporter', ensure: 'present', login: true, passwordSecret: { name: 'reporter-pw' }, inRoles: ['pg_read_all_data'] },
+    { name: 'leaky', ensure: 'present', login: true, connectionLimit: -5, passwordSecret: { name: 'reporter-pw' } }]));
+  assert.equal(leaky.code, 0, leaky.stderr);
+  const refused = await h.waitCluster(lab, NS, 'pg', (x) => (((x.status.managedRolesStatus || {}).cannotReconcile) || {}).leaky, 'leaky not reconciled', 30000);
+  assert.match(refused.status.managedRolesStatus.cannotReconcile.leaky[0], /invalid connection limit/);
+  const logs = await kubectl(lab, ['logs', '-n', NS, refused.status.currentPrimary]);
+  assert.match(logs.stdout, /invalid connection limit/);
+  assert.ok(!logs.stdout.includes('r3port-pw'), 'the role password is not in the pod log');
   const dropped = await kubectl(lab, roles([{ name: 'reporter', ensure: 'absent' }]));
   assert.equal(dropped.code, 0, dropped.stderr);
   await waitFor(async () => {

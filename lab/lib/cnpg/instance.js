@@ -48,9 +48,11 @@ function run(cmd, args, { input, env } = {}) {
   });
 }
 
-// SQL through the local socket as postgres (peer); the SQL goes on stdin.
+// SQL through the local socket as postgres (peer); the SQL goes on stdin. The server does not log the statement of
+// a failing command of these sessions (some carry passwords: the server's log is the pod's log).
 async function psql(sql, db = 'postgres') {
-  const r = await run('psql', ['-h', RUN, '-U', 'postgres', '-d', db, '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-f', '-'], { input: sql });
+  const input = `SET log_min_error_statement = panic;\n${sql}`;
+  const r = await run('psql', ['-h', RUN, '-U', 'postgres', '-d', db, '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-f', '-'], { input });
   if (r.code !== 0) throw new Error(r.stderr.trim());
   return r.stdout.trim();
 }
