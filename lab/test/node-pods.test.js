@@ -191,10 +191,16 @@ spec:
     const table = (await kubectl(lab, ['get', 'pod', '-n', NS, 'crasher'])).stdout;
     assert.match(table, /CrashLoopBackOff/);
     // the log is the last run's, --previous the one before (the emptyDir keeps the run counter across restarts)
-    const now = await getJSON(lab, ['pod', '-n', NS, 'crasher']);
-    const run = now.status.containerStatuses[0].restartCount;
-    assert.equal((await kubectl(lab, ['logs', '-n', NS, 'crasher'])).stdout, `boom, run ${run}\n`);
-    assert.equal((await kubectl(lab, ['logs', '-n', NS, 'crasher', '--previous'])).stdout, `boom, run ${run - 1}\n`);
+    // (read between two looks at restartCount that agree: a restart may come in between on a slow machine)
+    const seen = await waitFor(async () => {
+      const runOf = async () => (await getJSON(lab, ['pod', '-n', NS, 'crasher'])).status.containerStatuses[0].restartCount;
+      const run = await runOf();
+      const current = (await kubectl(lab, ['logs', '-n', NS, 'crasher'])).stdout;
+      const previous = (await kubectl(lab, ['logs', '-n', NS, 'crasher', '--previous'])).stdout;
+      return (await runOf()) === run && { run, current, previous };
+    }, { what: 'two logs read within one run' });
+    assert.equal(seen.current, `boom, run ${seen.run}\n`);
+    assert.equal(seen.previous, `boom, run ${seen.run - 1}\n`);
     const failed = await waitFor(async () => { const p = await getJSON(lab, ['pod', '-n', NS, 'once']); return p.status.phase === 'Failed' && p; }, { what: 'Failed' });
     assert.equal(failed.status.containerStatuses[0].state.terminated.exitCode, 5);
     assert.equal(failed.status.containerStatuses[0].restartCount, 0);
