@@ -258,6 +258,19 @@ stringData: {username: reporter, password: "r3port-pw"}
   }, { timeoutMs: 30000, what: 'reporter dropped' });
 });
 
+test('a change of postgresql.parameters reaches the running instances', async (t) => {
+  if (!ready(t)) return;
+  const patched = await kubectl(lab, ['patch', 'clusters.postgresql.cnpg.io', '-n', NS, 'pg', '--type=merge', '-p',
+    JSON.stringify({ spec: { postgresql: { parameters: { work_mem: '7MB' } } } })]);
+  assert.equal(patched.code, 0, patched.stderr);
+  const app = await appCreds('pg');
+  for (const svc of ['pg-rw', 'pg-ro']) {
+    const ip = await h.serviceIP(lab, NS, svc);
+    await waitFor(async () => (await h.psql(Object.assign({ host: ip, sql: 'SHOW work_mem' }, app))).out === '7MB',
+      { timeoutMs: 20000, what: `work_mem 7MB behind ${svc}` });
+  }
+});
+
 test('the webhook refuses what CNPG refuses, with its messages', async (t) => {
   if (!ready(t)) return;
   const cases = [

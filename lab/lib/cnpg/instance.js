@@ -298,12 +298,19 @@ async function tick() {
     await psql('SELECT pg_reload_conf()');
   } else if (config.role === 'replica' && !recovering) {
     await demote();
-  } else if (config.role === 'replica' && !(await psql('SHOW primary_conninfo')).includes(`host=${config.primaryIP} `)) {
-    writeConfiguration();
-    await psql('SELECT pg_reload_conf()');
-  } else if (config.role === 'primary') {
-    await primaryDuties();
+  } else {
+    if (configurationChanged()) {
+      // parameters, pg_hba, the archive command or the primary followed changed: reload (what needs a restart waits)
+      writeConfiguration();
+      await psql('SELECT pg_reload_conf()');
+    }
+    if (config.role === 'primary') await primaryDuties();
   }
+}
+
+function configurationChanged() {
+  const read = (f) => { try { return fs.readFileSync(path.join(PGDATA, f), 'utf8'); } catch { return null; } };
+  return read('custom.conf') !== confText() || read('pg_hba.conf') !== hbaText();
 }
 
 async function status() {
