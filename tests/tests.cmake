@@ -58,9 +58,22 @@ foreach(src ${c_tests})
   set_tests_properties(c:${name} PROPERTIES ENVIRONMENT "${TEST_ENV}")
 endforeach()
 
+# The lab's own suites in three groups, each with its own time limit, so a failure or a timeout names its part:
+# node:lab-node (pods, pod network, Services, policies), node:lab-cnpg (CloudNativePG and barman-cloud), node:lab-api.
 if(NOT ALARIS_SANITIZE)
-  add_test(NAME node:lab COMMAND node --test --test-concurrency=1 test/ WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/lab)
-  set_tests_properties(node:lab PROPERTIES LABELS node TIMEOUT 1200)
+  file(GLOB lab_all CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/lab/test/*.test.js)
+  file(GLOB lab_node CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/lab/test/node-*.test.js
+    ${CMAKE_SOURCE_DIR}/lab/test/k8s-workloads-node.test.js)
+  file(GLOB lab_cnpg CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/lab/test/cnpg-*.test.js ${CMAKE_SOURCE_DIR}/lab/test/barman-*.test.js)
+  set(lab_api ${lab_all})
+  list(REMOVE_ITEM lab_api ${lab_node} ${lab_cnpg})
+  foreach(group api node cnpg)
+    if(lab_${group})
+      add_test(NAME node:lab-${group} COMMAND node --test --test-concurrency=1 ${lab_${group}}
+        WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/lab)
+      set_tests_properties(node:lab-${group} PROPERTIES LABELS node TIMEOUT 1800)
+    endif()
+  endforeach()
 endif()
 
 # The tenant app's suites, in both builds: they start the app and a PostgreSQL of their own.
