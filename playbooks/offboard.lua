@@ -35,9 +35,14 @@ local function ref(api, kind, name, namespace)
   return { apiVersion = api, kind = kind, metadata = { name = name, namespace = namespace } }
 end
 
--- The backup's files under backups/T/pg-T/base/<backupId>/ in the bucket, as barman-cloud writes them.
-local function verify_backup(bucket, t, backup_id)
-  local prefix = string.format("backups/%s/pg-%s/base/%s/", t, t, backup_id)
+-- The backup's files under <destinationPath>/<serverName>/base/<backupId>/, as barman-cloud writes them (the Backup's
+-- status names all three).
+local function verify_backup(status)
+  local bucket, path = tostring(status.destinationPath):match("^s3://([^/]+)/?(.*)$")
+  must(bucket, "the completed Backup names no s3:// destinationPath")
+  local backup_id = must(status.backupId, "the completed Backup names no backupId")
+  local prefix = string.format("%s%s/base/%s/", path == "" and "" or (path:gsub("/$", "") .. "/"),
+    must(status.serverName, "the completed Backup names no serverName"), backup_id)
   local count = 0
   for _ in ob.spaces():list(bucket, { prefix = prefix }) do count = count + 1 end
   if count == 0 then error(string.format("the final backup %s has no files under s3://%s/%s", backup_id, bucket, prefix), 0) end
@@ -75,9 +80,7 @@ return playbook {
         local backup = tenant.backup(t, { name = string.format("pg-%s-final-%s", t, os.date("!%Y%m%d%H%M%S")) })
         must(kc:apply(backup, { field_manager = "alaris" }))
         local done = must(cnpg.wait_backup(kc, t, backup.metadata.name, ctx.vars.wait_timeout))
-        local id = must(done.status.backupId, "the completed Backup names no backupId")
-        return { backup = backup.metadata.name, backup_id = id,
-          files = verify_backup(ctx.outputs.inventory.bucket, t, id) }
+        return { backup = backup.metadata.name, backup_id = done.status.backupId, files = verify_backup(done.status) }
       end },
 
     step { name = "app", description = "delete Deployment T-app",
