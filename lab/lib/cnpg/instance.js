@@ -191,7 +191,7 @@ function startPostgres() {
   return waitAccepting();
 }
 
-async function waitAccepting(timeoutMs = 60000) {
+async function waitAccepting(timeoutMs = Infinity) { // a recovery may replay WAL for long: wait while postgres lives
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline && pg) {
     const r = await run('pg_isready', ['-h', RUN, '-p', '5432', '-q']);
