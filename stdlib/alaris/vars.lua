@@ -86,8 +86,9 @@ local function typed(kind, v)
   end
 end
 
+-- Quoted on one line: %q writes a newline as a backslash and a real newline, which would split the message.
 local function describe(v)
-  if type(v) == "string" then return string.format("%q", v) end
+  if type(v) == "string" then return (string.format("%q", v):gsub("\\\n", "\\n")) end
   return tostring(v)
 end
 
