@@ -29,7 +29,9 @@ function run(cmd, args, { input, env } = {}) {
   });
 }
 
-const kubectl = (args, input) => run('kubectl', args, { input });
+// A discovery cache of its own: ~/.kube/cache may hold another lab's API at the same address.
+const CACHE = require('fs').mkdtempSync(path.join(require('os').tmpdir(), 'bench-cnpg-kube-'));
+const kubectl = (args, input) => run('kubectl', ['--cache-dir', CACHE, ...args], { input });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
 const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -95,7 +97,7 @@ except c.exceptions.BucketAlreadyOwnedByYou:
       s3Credentials: { accessKeyId: { name: 'spaces', key: 'ACCESS_KEY_ID' }, secretAccessKey: { name: 'spaces', key: 'ACCESS_SECRET_KEY' } },
       wal: { compression: 'gzip' }, data: { compression: 'gzip' } } } };
   await must(kubectl(['create', 'namespace', NS]));
-  await must(kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [secret, store] })));
+  await must(kubectl(['apply', '--server-side', '--validate=false', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [secret, store] })));
 }
 
 function cluster(name, bootstrap, externalClusters) {
@@ -108,14 +110,14 @@ const readyTrue = (o) => ((o && o.status && o.status.conditions) || []).some((c)
 
 async function timeApplyReady(obj) {
   const t0 = process.hrtime.bigint();
-  await must(kubectl(['apply', '-f', '-'], JSON.stringify(obj)));
+  await must(kubectl(['apply', '--server-side', '--validate=false', '-f', '-'], JSON.stringify(obj)));
   await until(async () => readyTrue(await getJSON(['clusters.postgresql.cnpg.io', '-n', NS, obj.metadata.name])));
   return ms(t0);
 }
 
 async function timeBackup(clusterName, name) {
   const t0 = process.hrtime.bigint();
-  await must(kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'postgresql.cnpg.io/v1', kind: 'Backup', metadata: { name, namespace: NS },
+  await must(kubectl(['apply', '--server-side', '--validate=false', '-f', '-'], JSON.stringify({ apiVersion: 'postgresql.cnpg.io/v1', kind: 'Backup', metadata: { name, namespace: NS },
     spec: { cluster: { name: clusterName }, method: 'plugin', pluginConfiguration: { name: PLUGIN } } })));
   const b = await until(async () => {
     const o = await getJSON(['backups.postgresql.cnpg.io', '-n', NS, name]);
