@@ -36,6 +36,8 @@ function clientClass(state) {
 
 // Settles like `promise`, or rejects with a TimeoutError at `deadline` (ms since the epoch); `late` gets the
 // value of a promise that resolves after the deadline, so nothing it holds leaks.
+const PG_CONNECT_TIMEOUT = /connection timeout|timeout exceeded when trying to connect/i;
+
 function beforeDeadline(promise, deadline, timeoutMs, late) {
   let timer;
   let expired = false;
@@ -82,6 +84,8 @@ class Database {
         this.state.ssl = false;
         return this.connect(deadline);
       }
+      // node-postgres's own connect timeout (the same length) may fire first: it is the same condition.
+      if (PG_CONNECT_TIMEOUT.test(err.message)) throw new TimeoutError(this.timeoutMs);
       throw err;
     }
   }
