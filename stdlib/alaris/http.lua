@@ -34,10 +34,7 @@ end
 
 --- http.backoff(attempt, base, cap) -> seconds: exponential backoff with "equal jitter", between half and all of
 --- base * 2^(attempt-1), capped at cap. Callers retrying together spread out.
-function http.backoff(attempt, base, cap)
-  local full = math.min(base * 2 ^ (attempt - 1), cap)
-  return full / 2 + math.random() * full / 2
-end
+http.backoff = require "alaris.backoff"
 
 -- How long to wait before the next attempt, or nil when this outcome is final.
 local function retry_delay(policy, attempt, resp, err)

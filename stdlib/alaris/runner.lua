@@ -36,9 +36,9 @@ local function call_in_task(fn, timeout, ...)
   return done, value, traceback
 end
 
--- The same backoff as alaris.http's retry policy (loaded only when a step is retried).
+-- The same backoff as alaris.http's retry policy, without loading the HTTP binding.
 local function backoff(step, attempt)
-  return require("alaris.http").backoff(attempt, step.retry_delay or 1, 60)
+  return require("alaris.backoff")(attempt, step.retry_delay or 1, 60)
 end
 
 -- A step's output as the journal keeps it (secrets withheld); the output itself is dropped when it cannot be
