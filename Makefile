@@ -45,8 +45,8 @@ fuzz: fuzzers
 	@set -e; targets="$(FUZZ_TARGET)"; \
 	  [ -n "$$targets" ] || targets=$$(grep -l '^int LLVMFuzzerTestOneInput(' fuzz/*.c | sed 's|^fuzz/||; s|\.c$$||'); \
 	  for t in $$targets; do \
-	    echo "fuzz: $$t for $(FUZZ_TIME) s (findings in $(FUZZ_BUILD)/fuzz/work/$$t/crashes/)"; \
-	    fuzz/run $(FUZZ_BUILD)/fuzz/fuzz-$$t fuzz/corpus/$$t $(FUZZ_BUILD)/fuzz/work/$$t $(FUZZ_TIME) $(FUZZ_FLAGS); \
+	    echo "fuzz: $$t for $(FUZZ_TIME) s (findings in $(FUZZ_BUILD)/fuzz/findings/$$t/crashes/)"; \
+	    fuzz/run $(FUZZ_BUILD)/fuzz/fuzz-$$t fuzz/corpus/$$t $(FUZZ_BUILD)/fuzz/findings/$$t $(FUZZ_TIME) $(FUZZ_FLAGS); \
 	  done
 
 # The whole suite, then again under AddressSanitizer + UndefinedBehaviorSanitizer (any report fails it), then each
