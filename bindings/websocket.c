@@ -8,6 +8,7 @@
 #include "loop.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <lauxlib.h>
 #include <netdb.h>
@@ -603,9 +604,20 @@ static int header_value(const char *head, const char *name, char *out, size_t si
   return 0;
 }
 
+/* The status of "HTTP/1.x DDD ...": three digits, else 0 (no sscanf "%d": a long number would overflow it). */
+static int status_code(const char *head) {
+  if (strncmp(head, "HTTP/1.", 7) != 0 || !isdigit((unsigned char)head[7]) || head[8] != ' ')
+    return 0;
+  const char *d = head + 9;
+  if (!isdigit((unsigned char)d[0]) || !isdigit((unsigned char)d[1]) || !isdigit((unsigned char)d[2]) ||
+      isdigit((unsigned char)d[3]))
+    return 0;
+  return (d[0] - '0') * 100 + (d[1] - '0') * 10 + (d[2] - '0');
+}
+
 static int check_response(websocket *ws) {
-  int status = 0;
-  if (sscanf(ws->head, "HTTP/1.%*d %d", &status) != 1 || status != 101) {
+  int status = status_code(ws->head);
+  if (status != 101) {
     size_t body_len = ws->head_len - ws->head_used;
     snprintf(ws->error, sizeof ws->error, "the server answered %d instead of switching protocols%s%.*s", status,
              body_len ? ": " : "", (int)(body_len > 160 ? 160 : body_len), ws->head + ws->head_used);
