@@ -2,14 +2,21 @@
 -- 1.28.4 and the barman-cloud plugin 0.14.0, from the pinned manifests vendored in deploy/, applied server-side
 -- (field manager alaris); then waits for CRDs Established, Deployments Available and the plugin's Certificates Ready.
 --   alaris-run playbooks/operators.lua [cert_manager_manifest=FILE-or-URL] [kubeconfig=PATH]
-local http = require "alaris.http"
 local k8s = require "alaris.k8s"
+local onboarding = require "alaris.onboarding" -- for its reading of the command line's vars and options
 local operators = require "alaris.operators"
 local platform = require "alaris.platform"
 local playbook = require "alaris.playbook"
 local tenant = require "alaris.tenant"
 
 local IMAGE = "^[a-z0-9][a-z0-9./_-]*(:[A-Za-z0-9._-]+)?(@sha256:[a-f0-9]{64})?$"
+
+-- A manifest given on the command line is read while this file loads: one that cannot be read or holds no
+-- Kubernetes object stops the run with exit 2 before anything is applied (a rollback needs none).
+local given, flags = onboarding.args(arg)
+if given.cert_manager_manifest and not (flags["--help"] or flags["--list"] or flags["--rollback"]) then
+  operators.user_manifest("cert_manager_manifest", given.cert_manager_manifest)
+end
 
 local function kube(ctx)
   return assert(k8s.client { kubeconfig = ctx.vars.kubeconfig })
@@ -22,16 +29,7 @@ end
 -- cert-manager's install manifest, from a file or an http(s) URL; nil when none is given.
 local function cert_manager_manifest(ctx)
   local source = ctx.vars.cert_manager_manifest
-  if not source then return nil end
-  if source:match("^https?://") then
-    local resp = assert(http.request { method = "GET", url = source })
-    if resp.status ~= 200 then error(string.format("GET %s: HTTP %d", source, resp.status), 0) end
-    return operators.parse(resp.body, source)
-  end
-  local f = assert(io.open(source, "rb"))
-  local text = f:read("a")
-  f:close()
-  return operators.parse(text, source)
+  return source and operators.user_manifest("cert_manager_manifest", source)
 end
 
 local function cert_manager_objects(ctx)
@@ -78,7 +76,7 @@ return playbook {
         .. "must be running already" },
     postgres_image = { default = tenant.DEFAULT_IMAGE, pattern = IMAGE,
       description = "the PostgreSQL 15 image the operator gives Clusters that name none" },
-    deploy_dir = { description = "the vendored manifests (default: deploy/ of this checkout)" },
+    deploy_dir = { description = "the vendored manifests (default: " .. operators.default_deploy_dir() .. ")" },
     wait_timeout = { type = "integer", default = 300,
       description = "seconds to wait for CRDs Established, Deployments Available and Certificates Ready" },
   },

@@ -56,4 +56,28 @@ T.test("a binding missing from PREFIX/lib/alaris is one clear error when require
     "/lib/alaris/yaml.so: cannot open shared object file: No such file or directory\n")
 end)
 
+-- The operators playbook reads deploy/ beside stdlib/ in a checkout; installed, there is no checkout to be beside.
+T.test("an installed operators playbook reads the vendored manifests from PREFIX/share/alaris/deploy", function()
+  local operators = require "alaris.operators"
+  local prefix = install()
+  local deploy = prefix .. "/share/alaris/deploy"
+  local help, herr, hcode = T.run("cd / && env -i " .. prefix .. "/bin/alaris-run " .. prefix
+    .. "/share/alaris/playbooks/operators.lua --help")
+  T.eq(hcode, 0, herr)
+  T.contains(help, "(default: " .. deploy .. ")")
+  local source = operators.default_deploy_dir()
+  local expected = string.format("%s\n%d %d %d\n", deploy, #operators.cert_manager_crds(source),
+    #operators.cloudnative_pg(source), #operators.barman_cloud(source))
+  local out, err, code = run_installed(prefix, [[
+    local operators = require "alaris.operators"
+    local dir = operators.default_deploy_dir()
+    print(dir)
+    print(#operators.cert_manager_crds(dir), #operators.cloudnative_pg(dir), #operators.barman_cloud(dir))
+  ]])
+  T.eq(code, 0, err)
+  T.eq(out:gsub("\t", " "), expected)
+  local _, serr, scode = T.run("cd " .. T.sh_quote(deploy) .. " && sha256sum --quiet --strict -c SHA256SUMS")
+  T.eq(scode, 0, "the manifests and their licences, as SHA256SUMS lists them: " .. serr)
+end)
+
 T.run_all()

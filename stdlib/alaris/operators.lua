@@ -6,6 +6,7 @@
 -- to alaris.platform and the playbooks.
 local alaris = require "alaris"
 local crypto = require "alaris.crypto"
+local http = require "alaris.http"
 local yaml = require "alaris.yaml"
 
 local operators = {}
@@ -21,10 +22,13 @@ operators.OPS_ACCOUNT = "ops-reader"
 operators.OPS_ROLE = "alaris-ops-reader"
 operators.PSQL_IMAGE = "postgres:15"
 
--- deploy/ beside stdlib/ in a checkout.
+-- The vendored manifests: deploy/ beside stdlib/ in a checkout; PREFIX/share/alaris/deploy beside the Lua library
+-- (PREFIX/share/alaris/lua) where `make install` put them.
 function operators.default_deploy_dir()
-  local here = debug.getinfo(1, "S").source:match("^@(.*)stdlib/alaris/operators%.lua$")
-  return (here or "") .. "deploy"
+  local source = debug.getinfo(1, "S").source
+  local installed = source:match("^@(.*/share/alaris/)lua/alaris/operators%.lua$")
+  if installed then return installed .. "deploy" end
+  return (source:match("^@(.*)stdlib/alaris/operators%.lua$") or "") .. "deploy"
 end
 
 local function read(path)
@@ -43,6 +47,47 @@ function operators.parse(text, origin)
   for _, doc in ipairs(docs) do
     if type(doc) == "table" and doc.kind then objects[#objects + 1] = doc end
   end
+  return objects
+end
+
+local function bad_input(fmt, ...)
+  error(alaris.error("invalid", string.format(fmt, ...), { usage = true }), 0)
+end
+
+-- The text behind a manifest source the user gives: an http(s) URL's answer or a file's bytes.
+local function fetch(var, source)
+  if source:match("^https?://") then
+    local resp, err = http.request { method = "GET", url = source }
+    if not resp then bad_input("%s: %s", var, tostring(err)) end
+    if resp.status ~= 200 then bad_input("%s %s: HTTP %d", var, source, resp.status) end
+    return resp.body
+  end
+  local f, err = io.open(source, "rb")
+  if not f then bad_input("%s: cannot read %s", var, err) end
+  local text, rerr = f:read("a") -- a directory opens, then fails to read
+  f:close()
+  if not text then bad_input("%s: cannot read %s: %s", var, source, rerr) end
+  return text
+end
+
+-- The objects of an install manifest the user names (var=FILE-or-URL). Bad input, one line (exit 2): a file that
+-- cannot be read or is a directory, a URL that does not answer 200, text that is not YAML, a document that is not
+-- a Kubernetes object (apiVersion, kind, metadata.name), or no object at all.
+function operators.user_manifest(var, source)
+  local docs, err = yaml.decode_all(fetch(var, source))
+  if not docs then bad_input("%s %s is not YAML: %s", var, source, tostring(err):match("[^\n]*")) end
+  local objects = {}
+  for i, doc in ipairs(docs) do
+    if doc ~= nil and doc ~= yaml.null then
+      local meta = type(doc) == "table" and doc.metadata
+      if not (type(doc) == "table" and type(doc.apiVersion) == "string" and type(doc.kind) == "string"
+          and type(meta) == "table" and type(meta.name) == "string") then
+        bad_input("%s %s: document %d is not a Kubernetes object (apiVersion, kind, metadata.name)", var, source, i)
+      end
+      objects[#objects + 1] = doc
+    end
+  end
+  if #objects == 0 then bad_input("%s %s holds no Kubernetes object", var, source) end
   return objects
 end
 

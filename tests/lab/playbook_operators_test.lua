@@ -34,6 +34,31 @@ T.test("bad input exits 2 with one line", function()
   end
 end)
 
+-- A cert-manager manifest that cannot be used is refused before the first step, not found out by it (exit 1).
+T.test("a cert_manager_manifest that is missing, a directory or not Kubernetes YAML: exit 2, nothing applied",
+  function()
+    local dir = T.tmpdir()
+    os.execute("mkdir " .. T.sh_quote(dir .. "/folder.yaml"))
+    local cases = {
+      { "/no/such/file.yaml", "cannot read /no/such/file.yaml: No such file or directory" },
+      { dir .. "/folder.yaml", "Is a directory" },
+      { T.write_file(dir .. "/broken.yaml", "kind: [Deployment\n"), "is not YAML" },
+      { T.write_file(dir .. "/notes.yaml", "remember to install cert-manager\n"), "not a Kubernetes object" },
+      { T.write_file(dir .. "/empty.yaml", "---\n---\n"), "holds no Kubernetes object" },
+      { "http://127.0.0.1:1/cert-manager.yaml", "cert_manager_manifest: " },
+    }
+    local objects = all_objects()
+    local before = L.snapshot(kc, objects)
+    for _, case in ipairs(cases) do
+      local out, err, code = L.run("operators", "cert_manager_manifest=" .. case[1])
+      T.eq(code, 2, case[1] .. ": " .. out .. err)
+      T.contains(err, case[2], case[1])
+      L.one_line(err)
+      T.eq(out, "", "no step started: " .. case[1])
+    end
+    L.same(before, L.snapshot(kc, objects), true)
+  end)
+
 T.test("--dry-run names every object and changes nothing", function()
   local objects = all_objects()
   local before = L.snapshot(kc, objects)
