@@ -7,7 +7,8 @@
 // --owner-pid dies) it closes every server and removes state.json.
 // It does not daemonise itself (bin/lab does) and writes nothing outside DIR.
 //
-// --no-workloads: readiness-only mode (no pod runs; a fake kubelet makes pods Ready), LAB_WORKLOADS=off in DIR/env.
+// --no-workloads: readiness-only mode (no pod runs; a fake kubelet makes pods Ready, and k8s/fake-cloud.js plays
+// load-balancer addresses, cert-manager and CloudNativePG's Cluster and Backup statuses), LAB_WORKLOADS=off in DIR/env.
 //
 // Usage: node --openssl-legacy-provider lib/daemon.js --dir DIR [--latency-ms N] [--owner-pid PID] [--no-workloads]
 
@@ -140,6 +141,9 @@ async function startParts(opts, tokens, keys) {
   if (opts.ranges.podNetwork) {
     parts.push(['cnpg', cnpg.start({ dir: opts.dir, k8s, ranges: opts.ranges, nodeIP: require('./node/network').hostIP(), log,
       admin: { route: adminServer.route, AdminError: admin.AdminError } })]);
+  } else {
+    parts.push(['fake-cloud', require('./k8s/fake-cloud').start({ store: k8s.store, registry: k8s.registry,
+      validator: k8s.validator, ranges: opts.ranges, log })]);
   }
 
   const api = await doServer.start({

@@ -73,4 +73,4 @@ function start({ dir, k8s, ranges, nodeIP, admin, log = () => {} }) {
   };
 }
 
-module.exports = { start };
+module.exports = { start, serveWebhookConfigurations };
