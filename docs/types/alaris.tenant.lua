@@ -90,6 +90,12 @@ function tenant.superuser_secret(t, password) end
 ---@return table Secret `pg-T-app-secret` (basic-auth, user app)
 function tenant.app_secret(t, password) end
 
+---The path in the bucket under which barman-cloud keeps the tenant's servers: the ObjectStore's destinationPath
+---without `s3://BUCKET/`.
+---@param t string
+---@return string `backups/T/pg-T`
+function tenant.archive_prefix(t) end
+
 ---@param t string
 ---@param opts alaris.tenant.Options bucket and endpoint required
 ---@return table ObjectStore `pg-T-store`

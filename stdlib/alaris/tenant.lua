@@ -117,6 +117,11 @@ end
 
 -- ---- backups: ObjectStore, ScheduledBackup, Backup ----
 
+-- The path in the bucket under which barman-cloud keeps the tenant's servers (the ObjectStore's destinationPath).
+function tenant.archive_prefix(t)
+  return string.format("backups/%s/%s", t, tenant.names(t).cluster)
+end
+
 -- opts: bucket, endpoint (https://nyc3.digitaloceanspaces.com), retention (default 7d).
 function tenant.object_store(t, opts)
   local n = tenant.names(t)
@@ -128,7 +133,7 @@ function tenant.object_store(t, opts)
     spec = {
       retentionPolicy = opts.retention or "7d",
       configuration = {
-        destinationPath = string.format("s3://%s/backups/%s/%s", bucket, t, n.cluster),
+        destinationPath = string.format("s3://%s/%s", bucket, tenant.archive_prefix(t)),
         endpointURL = endpoint,
         s3Credentials = { accessKeyId = key("ACCESS_KEY_ID"), secretAccessKey = key("SECRET_ACCESS_KEY") },
         wal = { compression = "gzip" },
@@ -196,20 +201,30 @@ end
 
 -- A new Cluster restored from the tenant's archive: bootstrap.recovery only (never initdb beside it), the origin
 -- as an external cluster read through the plugin, and archiving under its own serverName, as CloudNativePG
--- refuses to archive into a non-empty one. opts: name (required), target_time (RFC 3339 with zone, for PITR),
--- source_server_name (default pg-T), instances, image, storage_size.
+-- refuses to archive into a non-empty one. opts: name (required), target_time (RFC 3339 with zone) or target_lsn
+-- (for PITR), source_server_name (default pg-T), server_name (where it archives, default its name), in_place (may
+-- take the tenant's own name pg-T, so the app reconnects; it then needs a server_name other than the source's),
+-- instances, image, storage_size.
 function tenant.recovery_cluster(t, opts)
   opts = opts or {}
   local n = tenant.names(t)
   local name = required_string(opts, "name", "recovery_cluster")
-  if name == n.cluster then invalid("recovery_cluster: the restored cluster needs a name other than " .. n.cluster) end
+  if name == n.cluster and not opts.in_place then
+    invalid("recovery_cluster: the restored cluster needs a name other than " .. n.cluster)
+  end
+  local source, server = opts.source_server_name or n.cluster, opts.server_name or name
+  if server == source then
+    invalid("recovery_cluster: the restored cluster must archive under a serverName other than its source's, " .. source)
+  end
+  if opts.target_time and opts.target_lsn then invalid("recovery_cluster: give target_time or target_lsn, not both") end
   local recovery = { source = "origin", database = "app", owner = "app", secret = { name = n.app_secret } }
   if opts.target_time then recovery.recoveryTarget = { targetTime = opts.target_time } end
+  if opts.target_lsn then recovery.recoveryTarget = { targetLSN = opts.target_lsn } end
   local spec = cluster_spec(t, opts)
   spec.bootstrap = { recovery = recovery }
   spec.externalClusters = { { name = "origin", plugin = { name = tenant.PLUGIN,
-    parameters = { barmanObjectName = n.object_store, serverName = opts.source_server_name or n.cluster } } } }
-  spec.plugins = archiver(n.object_store, name)
+    parameters = { barmanObjectName = n.object_store, serverName = source } } } }
+  spec.plugins = archiver(n.object_store, server)
   return { apiVersion = "postgresql.cnpg.io/v1", kind = "Cluster", metadata = meta(t, name), spec = spec }
 end
 
