@@ -13,7 +13,8 @@ local TYPES = ROOT .. "docs/types/"
 local MODULES = {
   "alaris", "alaris.playbook", "alaris.log", "alaris.json", "alaris.yaml", "alaris.crypto", "alaris.http",
   "alaris.sigv4", "alaris.s3", "alaris.pg", "alaris.k8s", "alaris.digitalocean", "alaris.netpol",
-  "alaris.tenant", "alaris.check", "alaris.lock",
+  "alaris.tenant", "alaris.check", "alaris.lock", "alaris.platform", "alaris.operators", "alaris.cnpg",
+  "alaris.onboarding",
 }
 
 -- ---- reading a stub ----
