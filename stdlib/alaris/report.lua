@@ -121,6 +121,7 @@ function report.json_document(run)
       duration_ms = s.duration and math.floor(s.duration * 1000 + 0.5) or 0,
       error = s.error and alaris.mask(s.error) or json.null,
       rollback_error = s.rollback_error and alaris.mask(s.rollback_error),
+      output = s.output ~= nil and log.masked_copy(s.output) or nil, -- as journaled: secrets withheld
     }
   end
   return json.encode({

@@ -121,7 +121,7 @@ function Run:run_step(i)
   if ok then
     local stored, withheld
     value, stored, withheld = journaled_output(step, value)
-    result.status = "ok"
+    result.status, result.output = "ok", stored
     self.outputs[step.name] = value
     self.completed[#self.completed + 1] = { index = i, output = value }
     self:record({ event = "step_done", step = step.name, output = stored, withheld = withheld,
