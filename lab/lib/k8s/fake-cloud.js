@@ -28,8 +28,11 @@ const { serveWebhookConfigurations } = require('../cnpg');
 const objectStore = require('../cnpg/objectstore');
 
 const CNPG = 'postgresql.cnpg.io/v1';
-const PLAYED = new Set(['services', 'pods', 'deployments', 'secrets', 'clusters', 'backups', 'objectstores',
-  'certificates', 'issuers', 'clusterissuers']);
+// The resources whose changes call for each part of a pass; the operator's own (pods, Deployments, the plugin's
+// Services) only in the operator's namespace once it is found, so tenants' pods do not wake the CloudNativePG part.
+const CERT_MANAGER = new Set(['certificates', 'issuers', 'clusterissuers']);
+const CNPG_OBJECTS = new Set(['clusters', 'backups', 'objectstores', 'secrets']);
+const OPERATOR_OBJECTS = new Set(['pods', 'deployments', 'services']);
 const WAL_SEGMENTS_PER_BACKUP = 2; // a backup's checkpoint and its WAL switch: each backup starts on a new segment
 
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
@@ -41,12 +44,14 @@ class FakeCloud {
     Object.assign(this, { store, ranges, delayMs, log });
     this.timer = null;
     this.stopped = false;
+    this.due = new Set(['loadBalancers', 'certManager', 'cnpg']);
+    this.operatorNamespace = null; // where the operator's pod was found, so other pods' changes do not wake the CNPG part
     this.walSegment = new Map(); // Cluster uid → the last WAL segment number a fake backup used
     serveWebhookConfigurations(registry, validator);
     webhook.install(store);
     this.scheduled = new ScheduledBackupController({ store, log });
     this.scheduled.start();
-    this.onEvent = (e) => { if (PLAYED.has(e.resource.resource)) this.schedule(); };
+    this.onEvent = (e) => this.changed(e);
     store.on('event', this.onEvent);
     this.schedule();
   }
@@ -58,25 +63,46 @@ class FakeCloud {
     this.store.removeListener('event', this.onEvent);
   }
 
+  changed(e) {
+    const resource = e.resource.resource;
+    const nearOperator = !this.operatorNamespace || e.object.metadata.namespace === this.operatorNamespace;
+    if (resource === 'services') this.due.add('loadBalancers');
+    if (CERT_MANAGER.has(resource)) this.due.add('certManager');
+    if (CNPG_OBJECTS.has(resource) || (OPERATOR_OBJECTS.has(resource) && nearOperator)) this.due.add('cnpg');
+    if (this.due.size) this.schedule();
+  }
+
+  attempt(name, fn) {
+    try { fn(); } catch (err) { this.log(`fake cloud: ${name}: ${err.message}`); }
+  }
+
   schedule() {
     if (this.timer || this.stopped) return;
     this.timer = setTimeout(() => { this.timer = null; this.sync(); }, this.delayMs);
   }
 
-  // One pass over every object played; each writes only what changed, so its own writes settle it.
+  // One pass over every object of the parts a change called for; each writes only what changed, so its own writes
+  // settle it.
   sync() {
     if (this.stopped) return;
-    const step = (name, fn) => { try { fn(); } catch (err) { this.log(`fake cloud: ${name}: ${err.message}`); } };
+    const due = this.due;
+    this.due = new Set();
+    const step = (name, fn) => { if (due.has(name)) this.attempt(name, fn); };
     // NetworkController's allocation reads only store, ranges and log, which this object has too.
-    step('load balancers', () => NetworkController.prototype.assignLoadBalancers.call(this, this.store.list('v1', 'Service')));
-    step('cert-manager', () => operator.reconcileCertManager(this.store, this.log));
+    step('loadBalancers', () => NetworkController.prototype.assignLoadBalancers.call(this, this.store.list('v1', 'Service')));
+    step('certManager', () => operator.reconcileCertManager(this.store, this.log));
+    step('cnpg', () => this.playOperator());
+  }
+
+  playOperator() {
     const op = operator.operatorPod(this.store);
+    this.operatorNamespace = op ? op.metadata.namespace : null;
     if (!op) return; // as on a cluster without the operator: the objects are stored, nothing happens
-    step('clusters', () => {
+    this.attempt('clusters', () => {
       const known = operator.knownPlugins(this.store, op);
       for (const c of this.served('Cluster')) this.reconcileCluster(c, known);
     });
-    step('backups', () => { for (const b of this.served('Backup')) this.reconcileBackup(b); });
+    this.attempt('backups', () => { for (const b of this.served('Backup')) this.reconcileBackup(b); });
   }
 
   served(kind) {
