@@ -42,9 +42,12 @@
 ---@field app_password? string (manifests)
 
 ---@class alaris.tenant.RecoveryOptions
----@field name string the new Cluster's name (not pg-T); it also archives under this serverName
+---@field name string the new Cluster's name (not pg-T unless in_place)
 ---@field target_time? string RFC 3339 with a zone, for point-in-time recovery
+---@field target_lsn? string an LSN (`0/3000060`), instead of target_time
 ---@field source_server_name? string the archive to restore from (default pg-T)
+---@field server_name? string where it archives (default its name; never the source's)
+---@field in_place? boolean may take the tenant's own name pg-T (then server_name is required)
 ---@field instances? integer
 ---@field image? string
 ---@field storage_size? string
