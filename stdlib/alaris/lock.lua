@@ -215,6 +215,15 @@ function Lock:release()
   local body = { apiVersion = "v1", kind = "DeleteOptions",
     preconditions = { uid = self.lease.metadata.uid, resourceVersion = self.lease.metadata.resourceVersion } }
   local ok, err = self.kc:request("DELETE", lease_path(self.namespace, self.name), { body = body, idempotent = true })
+  if not ok and err.code == "conflict" then
+    -- A renewal stopped while its PUT was in flight may have written the Lease after the version we last saw: if it
+    -- still names us, it is ours at its current version.
+    local current = self.kc:get(API, "Lease", self.name, self.namespace)
+    if current and (current.spec or {}).holderIdentity == self.identity then
+      body.preconditions.resourceVersion = current.metadata.resourceVersion
+      ok, err = self.kc:request("DELETE", lease_path(self.namespace, self.name), { body = body, idempotent = true })
+    end
+  end
   if ok or err.code == "not_found" then return true end
   if err.code == "conflict" then
     return false, alaris.error("conflict", string.format("not releasing the lock of tenant %s: it is no longer ours (%s)",

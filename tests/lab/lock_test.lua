@@ -99,6 +99,19 @@ T.test("an expired Lease is taken over; the old holder's release then leaves the
   T.eq(new:release(), true)
 end)
 
+-- Seen on a loaded machine: a renewal's PUT reached the server while release was stopping the renewal task, so the
+-- DELETE carried the resourceVersion before it, got 409, and the Lease stayed until it expired (the next run on the
+-- tenant exited 2 naming this one as the holder).
+T.test("release deletes the Lease when its own renewal wrote it after the version the holder last saw", function()
+  local l = must(acquire("t-renewed", { renew_every = 100 }))
+  local lease = must(lease_of("t-renewed"))
+  lease.metadata.annotations = { ["test/written-by"] = "the holder's renewal, its answer never read" }
+  must(kc:replace(lease))
+  T.eq(l:release(), true)
+  local _, err = lease_of("t-renewed")
+  T.eq(err and err.code, "not_found", "the Lease is gone")
+end)
+
 T.test("renewal keeps the Lease past its duration; losing it is noticed", function()
   local lost
   local l = must(acquire("t-renew", { duration = 1, renew_every = 0.3, on_lost = function(e) lost = e end }))
