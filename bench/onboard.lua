@@ -18,8 +18,6 @@ local alaris = require "alaris"
 local crypto = require "alaris.crypto"
 local http = require "alaris.http"
 local json = require "alaris.json"
-local k8s = require "alaris.k8s"
-local playbook = require "alaris.playbook"
 package.path = (arg[0]:match("^(.*)/") or ".") .. "/?.lua;" .. package.path
 local support = require "support"
 local fail, must, sh_quote = support.fail, support.must, support.sh_quote
@@ -65,7 +63,6 @@ local function start_lab(ctx)
   local env = must(read_file(ctx.lab_dir .. "/env"), "lab up wrote no env file")
   ctx.admin_url, ctx.admin_token = env_value(env, "LAB_ADMIN_URL"), env_value(env, "LAB_ADMIN_TOKEN")
   alaris.secret(ctx.admin_token)
-  ctx.kc = must(k8s.client { kubeconfig = ctx.lab_dir .. "/kubeconfig" })
   ctx.lab_pid = must(json.decode(must(read_file(ctx.lab_dir .. "/state.json"), "lab up wrote no state.json")).pid)
   ctx.clock_ticks = tonumber(capture("getconf CLK_TCK"))
 end
@@ -119,11 +116,14 @@ local function measure(ctx, run)
   return m
 end
 
+local function kubectl(ctx)
+  return "kubectl --cache-dir " .. sh_quote(ctx.dir .. "/kube-cache")
+end
+
+-- The tenants' namespaces deleted, and waited for, between runs (not timed).
 local function delete_tenants(ctx, names)
-  playbook.for_each(names, { concurrency = 10 }, function(name)
-    must(ctx.kc:delete({ apiVersion = "v1", kind = "Namespace", metadata = { name = name } },
-      { wait = true, timeout = 300 }))
-  end)
+  timed(ctx, kubectl(ctx) .. " delete namespace --wait=true --timeout=300s " .. table.concat(names, " "),
+    ctx.dir .. "/delete.log")
 end
 
 -- alaris ---------------------------------------------------------------------------------------------------------------
@@ -164,10 +164,9 @@ local function seed_manifests(ctx, tenant)
 end
 
 local function seed_command(ctx, tenant, files)
-  local kubectl = "kubectl --cache-dir " .. sh_quote(ctx.dir .. "/kube-cache")
   local lines = {}
-  for _, f in ipairs(files) do lines[#lines + 1] = kubectl .. " apply --validate=false -f " .. sh_quote(f) end
-  local wait = string.format("%s -n %s wait --timeout=%ds ", kubectl, tenant, WAIT_TIMEOUT)
+  for _, f in ipairs(files) do lines[#lines + 1] = kubectl(ctx) .. " apply --validate=false -f " .. sh_quote(f) end
+  local wait = string.format("%s -n %s wait --timeout=%ds ", kubectl(ctx), tenant, WAIT_TIMEOUT)
   lines[#lines + 1] = wait .. "--for=condition=Ready cluster.postgresql.cnpg.io/pg-" .. tenant
   lines[#lines + 1] = wait .. "--for=condition=Available deployment/" .. tenant .. "-app"
   lines[#lines + 1] = wait .. "--for=jsonpath='{.status.loadBalancer.ingress[0].ip}' service/" .. tenant .. "-public"
@@ -176,7 +175,7 @@ end
 
 -- kubectl's discovery cache filled before the timed run, as on an SRE's machine.
 local function warm_kubectl(ctx)
-  timed(ctx, "kubectl --cache-dir " .. sh_quote(ctx.dir .. "/kube-cache") .. " api-resources", ctx.dir .. "/warm.log")
+  timed(ctx, kubectl(ctx) .. " api-resources", ctx.dir .. "/warm.log")
 end
 
 -- Output -------------------------------------------------------------------------------------------------------------
