@@ -7,6 +7,8 @@
 local alaris = require "alaris"
 local auth = require "alaris.k8s.auth"
 local cnpg = require "alaris.cnpg"
+local k8s = require "alaris.k8s"
+local s3 = require "alaris.s3"
 local tenant = require "alaris.tenant"
 
 local backup = {}
@@ -39,6 +41,20 @@ function backup.location(status)
   if not bucket or not status.serverName then return nil end
   path = path:gsub("/+$", "")
   return bucket, (path == "" and "" or path .. "/") .. status.serverName
+end
+
+-- An S3 client as barman-cloud in the tenant's pods sees the store: the ObjectStore's endpointURL and the tenant's
+-- own key from its spaces-credentials Secret (so a verified backup is one the tenant's restore can read).
+function backup.tenant_spaces(kc, t)
+  local n = tenant.names(t)
+  local store, err = kc:get("barmancloud.cnpg.io/v1", "ObjectStore", n.object_store, t)
+  if not store then return nil, err end
+  local secret, serr = kc:get("v1", "Secret", n.spaces_secret, t)
+  if not secret then return nil, serr end
+  local creds, cerr = k8s.secret_data(secret)
+  if not creds then return nil, cerr end
+  return s3.client { endpoint = store.spec.configuration.endpointURL, access_key = creds.ACCESS_KEY_ID,
+    secret_key = creds.SECRET_ACCESS_KEY }
 end
 
 -- ---- WAL segment names ----
