@@ -126,7 +126,7 @@ local function delete_tenants(ctx, names)
     ctx.dir .. "/delete.log")
 end
 
--- alaris ---------------------------------------------------------------------------------------------------------------
+-- alaris --------------------------------------------------------------------------------------------------------------
 
 local function onboard(ctx, vars, log)
   return timed(ctx, string.format("%s %s %s smoke=no app_image=%s wait_timeout=%d", sh_quote(ctx.alaris_run),
@@ -139,7 +139,7 @@ local function tenant_names(prefix, n)
   return names
 end
 
--- The seed's way ---------------------------------------------------------------------------------------------------------
+-- The seed's way ------------------------------------------------------------------------------------------------------
 
 -- What the seed's scripts put in place of its {{...}} markers; the Secrets' values are random stand-ins.
 local function seed_markers(tenant, endpoint)
@@ -156,7 +156,9 @@ local function seed_manifests(ctx, tenant)
   local files = {}
   for i, name in ipairs(SEED_FILES) do
     local text = must(read_file(ctx.seed_dir .. "/" .. name), "cannot read " .. ctx.seed_dir .. "/" .. name)
-    text = text:gsub("{{([%w_]+)}}", function(key) return markers[key] or fail("%s: unknown marker {{%s}}", name, key) end)
+    text = text:gsub("{{([%w_]+)}}", function(key)
+      return markers[key] or fail("%s: unknown marker {{%s}}", name, key)
+    end)
     files[i] = string.format("%s/seed-%s-%s", ctx.dir, tenant, name)
     write_file(files[i], text)
   end
@@ -184,7 +186,8 @@ local ROW = "  %-4s %-52s %7s %7s %5s %8s %11s %9s %8s %10s\n"
 
 local function row(part, name, latency, tenants, procs, m)
   io.stdout:write(string.format(ROW, part, name, latency .. " ms", tenants, procs, string.format("%.2f", m.seconds),
-    string.format("%.2f", m.cpu), string.format("%.2f", m.lab_cpu), m.requests, string.format("%.1f", m.requests / tenants)))
+    string.format("%.2f", m.cpu), string.format("%.2f", m.lab_cpu), m.requests,
+    string.format("%.1f", m.requests / tenants)))
   io.stdout:flush()
 end
 
@@ -221,9 +224,9 @@ local function part_b(ctx)
 end
 
 local function report(ctx, seed_ratio, walls, load_before)
-  io.stdout:write("  procs: processes started (alaris: one run, plus one child run per tenant with tenants=); client cpu: " ..
-    "user + system time of those processes; lab cpu: the lab daemon's over the run; requests: the lab's request log " ..
-    "(Kubernetes, DigitalOcean and Spaces)\n")
+  io.stdout:write("  procs: processes started (alaris: one run, plus one child run per tenant with tenants=); " ..
+    "client cpu: user + system time of those processes; lab cpu: the lab daemon's over the run; requests: the lab's " ..
+    "request log (Kubernetes, DigitalOcean and Spaces)\n")
   if seed_ratio then
     io.stdout:write(string.format("the seed's way took %.1fx alaris's time for one tenant at +%d ms per request " ..
       "(target: >= 5x)\n", seed_ratio, LATENCY_MS))
@@ -239,9 +242,10 @@ local function bench(ctx)
   io.stdout:write(string.format("onboarding on a lab in readiness-only mode (lab up --no-workloads), %s\n",
     os.date("!%Y-%m-%d %H:%M UTC")))
   start_lab(ctx)
-  timed(ctx, sh_quote(ctx.alaris_run) .. " " .. sh_quote(ctx.repo .. "/playbooks/operators.lua"), ctx.dir .. "/operators.log")
-  io.stdout:write(string.format(ROW, "part", "run", "latency", "tenants", "procs", "wall s", "client cpu s", "lab cpu s",
-    "requests", "req/tenant"))
+  timed(ctx, sh_quote(ctx.alaris_run) .. " " .. sh_quote(ctx.repo .. "/playbooks/operators.lua"),
+    ctx.dir .. "/operators.log")
+  io.stdout:write(string.format(ROW, "part", "run", "latency", "tenants", "procs", "wall s", "client cpu s",
+    "lab cpu s", "requests", "req/tenant"))
   local seed_ratio = part_a(ctx)
   report(ctx, seed_ratio, part_b(ctx), load_before)
 end
@@ -252,7 +256,8 @@ local function seed_folder(given)
   local seed = given or os.getenv("SEED_MANIFESTS")
   if not seed or seed == "" then return nil end
   if not read_file(seed .. "/" .. SEED_FILES[1]) then
-    io.stderr:write(string.format("onboard bench: %s has no %s: give the seed's manifests folder\n", seed, SEED_FILES[1]))
+    io.stderr:write(string.format("onboard bench: %s has no %s: give the seed's manifests folder\n", seed,
+      SEED_FILES[1]))
     os.exit(2)
   end
   return absolute(seed)

@@ -1,8 +1,9 @@
 'use strict';
 // The readiness-only cloud and operators (`lab up --no-workloads`), beside the fake kubelet: what the cloud's
-// load-balancer controller, cert-manager and CloudNativePG would write into statuses, without a process, a
-// network rule, a PostgreSQL or a byte in a bucket. Each pass runs `delayMs` (tens of ms) after a change to an
-// object it plays, so a client sees the same transitions, through store.updateStatus and watches, as with workloads:
+// load-balancer controller, cert-manager and CloudNativePG would write into statuses, without a pod, a network
+// rule, a PostgreSQL or a byte in a bucket (the one process it runs is openssl, for cert-manager's TLS Secrets).
+// Each pass runs `delayMs` (tens of ms) after a change to an object it plays, so a client sees the same transitions,
+// through store.updateStatus and watches, as with workloads:
 // - a `type: LoadBalancer` Service gets an ingress IP from the LB range (lbCIDR), by the node's own allocation
 //   (node/services.js); nothing answers on that address;
 // - cert-manager's Issuers and Certificates go Ready, with their TLS Secrets (cnpg/operator.js);
