@@ -104,7 +104,12 @@ function grade.tenant_list(text)
   return list
 end
 
--- Options and NAME=VALUE pairs from the script's arguments (alaris-run leaves those before FILE in arg[-n]).
+-- alaris-run's own options that take a value: before FILE it has checked them, and they are not grade's business.
+local RUNNER_VALUED = { ["--var-file"] = true, ["--only"] = true, ["--from"] = true, ["--tags"] = true,
+  ["--journal"] = true }
+
+-- Options and NAME=VALUE pairs from the script's arguments (alaris-run leaves those before FILE in arg[-n]; of them
+-- grade reads --output and --junit and passes over the runner's others).
 function grade.parse_args(argv)
   local given, opts = {}, { output = "text" }
   local first = 0
@@ -112,24 +117,25 @@ function grade.parse_args(argv)
   local i = first + 1 -- arg[first] is alaris-run itself, arg[0] the script
   while i <= #argv do
     local a = argv[i]
-    if i ~= 0 then
-      local name, value = a:match("^(%-%-[%w-]+)=(.*)$")
-      name = name or a
-      if name == "--output" or name == "--junit" then
-        if not value then i = i + 1; value = argv[i] end
-        if value == nil then usage_error("option %s needs a value", name) end
-        opts[name:sub(3)] = value
-      elseif name == "--help" or name == "-h" then
-        opts.help = true
-      elseif name == "-v" or name == "--verbose" or name == "-q" or name == "--quiet" then
-        opts.log_level = name
-      elseif a:sub(1, 1) == "-" then
-        usage_error("unknown option %s (grade takes --output text|json, --junit FILE, --help)", a)
-      else
-        local k, v = a:match("^([%a_][%w_]*)=(.*)$")
-        if not k then usage_error("unexpected argument %q: vars are given as NAME=VALUE", a) end
-        given[k] = v
-      end
+    local name, value = a:match("^(%-%-[%w-]+)=(.*)$")
+    name = name or a
+    if i == 0 then -- the script
+    elseif name == "--output" or name == "--junit" then
+      if not value then i = i + 1; value = argv[i] end
+      if value == nil then usage_error("option %s needs a value", name) end
+      opts[name:sub(3)] = value
+    elseif i < 0 and RUNNER_VALUED[name] then
+      if not value then i = i + 1 end
+    elseif name == "--help" or name == "-h" then
+      opts.help = true
+    elseif a:sub(1, 1) == "-" and (i < 0 or name:match("^%-[vq]$") or name == "--verbose" or name == "--quiet") then
+      opts.runner_flag = name -- checked by alaris-run before FILE; -v/-q after it change nothing here
+    elseif a:sub(1, 1) == "-" then
+      usage_error("unknown option %s (grade takes --output text|json, --junit FILE, --help)", a)
+    else
+      local k, v = a:match("^([%a_][%w_]*)=(.*)$")
+      if not k then usage_error("unexpected argument %q: vars are given as NAME=VALUE", a) end
+      given[k] = v
     end
     i = i + 1
   end
@@ -151,11 +157,14 @@ function grade.definitions(env)
   return defs
 end
 
--- Removes what this run left: probe Pods, restored Clusters and their NetworkPolicies (all labelled with its id).
+-- Removes what this run left: probe Pods, restored Clusters, their NetworkPolicies and the drills' Backup objects (all
+-- labelled with its id; the backups' data stays in the bucket, under the ObjectStore's retention policy), so a later
+-- run's backups-fresh never counts a drill's Backup.
 -- An API that does not answer ends the sweep at once (nothing could be deleted either) with a warning.
 function grade.sweep(env)
   local selector = probe.RUN_LABEL .. "=" .. env.run_id
-  local kinds = { { "v1", "Pod" }, { "postgresql.cnpg.io/v1", "Cluster" }, { "networking.k8s.io/v1", "NetworkPolicy" } }
+  local kinds = { { "v1", "Pod" }, { "postgresql.cnpg.io/v1", "Cluster" }, { "networking.k8s.io/v1", "NetworkPolicy" },
+    { "postgresql.cnpg.io/v1", "Backup" } }
   local namespaces = { env.neutral_namespace }
   for _, t in ipairs(env.tenants) do namespaces[#namespaces + 1] = t end
   for _, ns in ipairs(namespaces) do
@@ -184,23 +193,32 @@ local function progress(result)
     result.tenant and (" " .. result.tenant) or "", result.duration or 0))
 end
 
-local function run(argv)
-  local given, opts = grade.parse_args(argv)
-  if opts.help then io.stdout:write(help_text()); return 0 end
-  local values, err = vars.resolve(grade.VARS, given)
-  if not values then usage_error("%s", err) end
+-- Runs the checks the vars select (opts.on_result, opts.kc); returns the results and the run's env. Bad input raises
+-- a usage error before the cluster is asked anything.
+function grade.run_checks(values, opts)
+  opts = opts or {}
   local env = grade.environment(values)
   local defs = grade.definitions(env)
   local run_opts = { only = words(values.only), skip = words(values.skip),
-    concurrency = values.concurrency > 0 and values.concurrency or nil,
-    on_result = alaris.isatty(2) and opts.output == "text" and progress or nil }
+    concurrency = values.concurrency > 0 and values.concurrency or nil, on_result = opts.on_result }
   check.select(defs, run_opts) -- a typo in only= or skip= is bad input before anything runs
-  local kc, kerr = k8s.client()
+  local kc, kerr = opts.kc, nil
+  if not kc then kc, kerr = k8s.client() end
   if not kc then usage_error("no Kubernetes API: %s", tostring(kerr)) end
   env.kc = kc
   local ok, results = pcall(check.run, defs, run_opts)
   pcall(grade.sweep, env)
   if not ok then error(results, 0) end
+  return results, env
+end
+
+local function run(argv)
+  local given, opts = grade.parse_args(argv)
+  if opts.help then io.stdout:write(help_text()); return 0 end
+  local values, err = vars.resolve(grade.VARS, given)
+  if not values then usage_error("%s", err) end
+  local results = grade.run_checks(values,
+    { on_result = alaris.isatty(2) and opts.output == "text" and progress or nil })
   return check.report(results, { format = opts.output, junit = opts.junit, suite_name = "grade" })
 end
 

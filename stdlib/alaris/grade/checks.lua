@@ -20,8 +20,10 @@ local PASS, FAIL = check.PASS, check.FAIL
 local cannot = facts.cannot
 local CNPG = "postgresql.cnpg.io/v1"
 
-local function probe_opts(env)
-  return { image = env.probe_image, run_id = env.run_id, timeout = env.probe_timeout }
+-- A probe Pod in `namespace` (its lifetime counted as waiting on the cluster).
+local function run_probe(env, namespace, targets)
+  return facts.timed(env, "probe pod", probe.run, env.kc, namespace, targets,
+    { image = env.probe_image, run_id = env.run_id, timeout = env.probe_timeout })
 end
 
 -- 1. SELECT 1 as the app user on pg-T-rw.
@@ -87,7 +89,7 @@ function checks.internal_from_inside(env, t)
   local host = svc.spec.clusterIP
   local target = { id = "internal", kind = "http", host = host, port = isolation.INTERNAL_PORT, path = "/internal",
     attempts = 5 }
-  local r = probe.run(env.kc, t, { target }, probe_opts(env)).internal
+  local r = run_probe(env, t, { target }).internal
   local url = string.format("http://%s:%d/internal (%s)", host, isolation.INTERNAL_PORT, n.internal_service)
   if r.status ~= 200 then
     return FAIL, string.format("from a pod in %s, GET %s: %s", t, url, r.status and ("status " .. r.status) or "no answer")
@@ -132,7 +134,7 @@ local function probe_closed(env, namespace, targets, control)
   control.first, control.attempts = true, 10
   local all = { control }
   for _, target in ipairs(targets) do all[#all + 1] = target end
-  local results = probe.run(env.kc, namespace, all, probe_opts(env))
+  local results = run_probe(env, namespace, all)
   if not results.control.open then
     cannot("the probe in %s could not reach %s, which it must: it cannot tell open from closed", namespace, control.name)
   end
@@ -191,7 +193,7 @@ function checks.ops_access(env, t)
   if not rw then cannot("Service %s/%s does not exist", t, tenant.names(t).rw_service) end
   local problems = {}
   local client = clients[1].metadata.name
-  local r, err = env.kc:exec(operators.OPS_NAMESPACE, client,
+  local r, err = facts.timed(env, "exec in psql-client", env.kc.exec, env.kc, operators.OPS_NAMESPACE, client,
     { "pg_isready", "-h", rw.spec.clusterIP, "-p", "5432", "-t", "5" }, { timeout = 20 })
   if not r then cannot("exec in %s/%s: %s", operators.OPS_NAMESPACE, client, tostring(err)) end
   if r.exit_code ~= 0 then

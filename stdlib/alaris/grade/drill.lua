@@ -58,7 +58,7 @@ local function take_backup(env, t)
   local obj = labelled(tenant.backup(t, { name = string.format("pg-%s-grade-%s", t, env.run_id) }), env)
   local made, err = env.kc:apply(obj, { field_manager = "alaris" })
   if not made then cannot("cannot create Backup %s: %s", obj.metadata.name, tostring(err)) end
-  local done, werr = cnpg.wait_backup(env.kc, t, obj.metadata.name, env.drill_timeout)
+  local done, werr = facts.timed(env, "backup", cnpg.wait_backup, env.kc, t, obj.metadata.name, env.drill_timeout)
   if not done then cannot("%s", tostring(werr)) end
   return done
 end
@@ -74,7 +74,8 @@ function drill.prepare(env, t)
     end)
     local b = take_backup(env, t)
     local target = with_session(env, t, nil, function(db)
-      local at = sql(db, "select to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') as t")[1].t
+      local at = sql(db, "select to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') "
+        .. "|| '+00:00' as t")[1].t -- a numeric offset: PostgreSQL reads no zone abbreviation in its settings
       alaris.sleep(0.05) -- the next commit is after the target whatever the clocks' resolution
       sql(db, "insert into " .. drill.TABLE .. " (run, label) values ($1, 'after')", env.run_id)
       return at
@@ -82,7 +83,7 @@ function drill.prepare(env, t)
     local segment = with_session(env, t, { role = "superuser" }, function(db)
       return sql(db, "select pg_walfile_name(pg_switch_wal()) as seg")[1].seg
     end)
-    wait_archived(env, t, segment, env.drill_timeout)
+    facts.timed(env, "wal archived", wait_archived, env, t, segment, env.drill_timeout)
     return { backup = b.metadata.name, backup_id = b.status.backupId, target = target, segment = segment,
       seconds = alaris.now() - started }
   end)
@@ -122,7 +123,7 @@ local function restore(env, t, suffix, target_time)
     local made, err = env.kc:apply(cluster, { field_manager = "alaris" })
     if not made then cannot("cannot create the restored Cluster %s: %s", name, tostring(err)) end
     local started = alaris.now()
-    local ready, werr = cnpg.wait_ready(env.kc, t, name, env.drill_timeout)
+    local ready, werr = facts.timed(env, "restore ready", cnpg.wait_ready, env.kc, t, name, env.drill_timeout)
     if not ready then return { failed = tostring(werr), name = name } end
     local rows = with_session(env, t, { pod = ready.status.currentPrimary or (name .. "-1") }, function(db)
       return sql(db, "select label from " .. drill.TABLE .. " where run = $1 order by at", env.run_id)

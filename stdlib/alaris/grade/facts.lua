@@ -39,6 +39,17 @@ function facts.once(env, key, fn)
   return entry.a, entry.b
 end
 
+-- fn's results; the time it took is recorded in env.waits as {what, from, to} (alaris.now()): time spent waiting on
+-- the cluster (probe pods, the operator, barman), which bench/grade.lua tells apart from grade's own.
+function facts.timed(env, what, fn, ...)
+  local from = alaris.now()
+  local results = table.pack(pcall(fn, ...))
+  env.waits = env.waits or {}
+  env.waits[#env.waits + 1] = { what = what, from = from, to = alaris.now() }
+  if not results[1] then error(results[2], 0) end
+  return table.unpack(results, 2, results.n)
+end
+
 local function must_get(env, what, api, kind, name, namespace)
   local obj, err = env.kc:get(api, kind, name, namespace)
   if obj then return obj end
@@ -64,6 +75,9 @@ function facts.load_balancer(env, t)
   facts.tenant(env, t)
   local name = tenant.names(t).public_service
   local svc = must_get(env, "Service", "v1", "Service", name, t)
+  if svc.spec.type ~= "LoadBalancer" then
+    cannot("Service %s/%s has no load balancer address: its type is %s", t, name, tostring(svc.spec.type))
+  end
   local ingress = svc.status and svc.status.loadBalancer and svc.status.loadBalancer.ingress
   local address = ingress and ingress[1] and (ingress[1].ip or ingress[1].hostname)
   if not address then cannot("Service %s/%s has no load balancer address (type %s)", t, name, tostring(svc.spec.type)) end
@@ -85,7 +99,7 @@ end
 -- The Cluster once Ready (a watch, up to env.settle seconds: a loaded cluster's readiness can flicker), or nil and
 -- the timeout naming its phase, conditions and events.
 function facts.ready_cluster(env, t)
-  return cnpg.wait_ready(env.kc, t, tenant.names(t).cluster, env.settle or 60)
+  return facts.timed(env, "cluster ready", cnpg.wait_ready, env.kc, t, tenant.names(t).cluster, env.settle or 60)
 end
 
 -- The pod pg-T-rw sends to (waiting for the Cluster Ready when it has none); nil and why when it has none.
