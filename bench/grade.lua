@@ -2,7 +2,7 @@
 -- already onboarded on a cluster (the lab: `lab/bin/lab up --dir DIR && . DIR/env`, then operators, bootstrap-ops,
 -- onboard and a backup per tenant), in this process, REPEATS times, and splits each run's wall time into the time
 -- when at least one wait on the cluster was in flight (probe pods from create to delete, exec in psql-client,
--- Backups, the WAL reaching the bucket, restores, a Cluster becoming Ready: env.waits) and the rest, which is grade's
+-- the WAL reaching the bucket, restores, a Cluster becoming Ready: env.waits) and the rest, which is grade's
 -- own (its requests, SubjectAccessReviews, bucket listings, the isolation proof, the reports). Run by hand:
 --     build/alaris-run bench/grade.lua tenants=a,b [skip=dr-drill,pitr] [repeats=3]
 -- The target is an overhead of at most 2 s (the seed's script slept for over 40 s in fixed sleeps).

@@ -7,7 +7,7 @@
 ---@field only? string
 ---@field skip? string
 ---@field timeout integer seconds per check
----@field drill_timeout integer seconds for a Backup, the WAL archived, a restore Ready
+---@field drill_timeout integer seconds for the WAL archived, a restore Ready
 ---@field max_backup_age number hours
 ---@field wal_margin integer seconds beyond archive_timeout
 ---@field concurrency integer 0: all at once
@@ -24,7 +24,7 @@
 ---@field tenants string[]
 ---@field run_id string six hex digits, the value of the label alaris.dev/grade-run
 ---@field kc? alaris.k8s.Client
----@field waits? alaris.grade.Wait[] each wait on the cluster (probe pods, Backups, restores, ...)
+---@field waits? alaris.grade.Wait[] each wait on the cluster (probe pods, the WAL archived, restores, ...)
 
 ---@class alaris.grade
 ---@field CHECKS table[] `{name, fn, description, drill = bool}`, in report order
@@ -64,7 +64,7 @@ function grade.environment(values) end
 ---@return alaris.check.Check[]
 function grade.definitions(env) end
 
----Deletes what the run left (Pods, Clusters, NetworkPolicies, Backups labelled with its run id).
+---Deletes what the run left (Pods, Clusters, NetworkPolicies labelled with its run id).
 ---@param env alaris.grade.Env
 function grade.sweep(env) end
 

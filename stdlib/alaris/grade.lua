@@ -27,7 +27,7 @@ grade.CHECKS = {
   { "ops-access", checks.ops_access, "the ops client reaches the database; ops-reader reads but not Secrets" },
   { "backups-in-store", checks.backups_in_store, "a base backup with its WAL, and archived WAL, in the bucket" },
   { "dr-readiness", checks.dr_readiness, "Cluster Ready, archiving, recovery window, ScheduledBackup, Backup accepted" },
-  { "dr-drill", drill.dr, "a Backup restored into a new Cluster holds the row written before it", drill = true },
+  { "dr-drill", drill.dr, "the newest backup and WAL restored into a new Cluster hold the latest row", drill = true },
   { "pitr", drill.pitr, "restored to a time between two commits, exactly the earlier row is there", drill = true },
   { "isolation-proof", checks.isolation_proof, "the allowed-flow matrix of the live NetworkPolicies, cell by cell" },
   { "ops-read-only", checks.ops_read_only, "ops-reader read-only, by SubjectAccessReviews" },
@@ -42,7 +42,7 @@ grade.VARS = {
   only = { description = "run only these checks, tenants or check/tenant (comma-separated)" },
   skip = { description = "deselect these checks, tenants or check/tenant (reported SKIP)" },
   timeout = { type = "integer", default = 180, description = "seconds each check may take (the drills: 3 x drill_timeout)" },
-  drill_timeout = { type = "integer", default = 600, description = "seconds for a Backup, the WAL archived, a restore Ready" },
+  drill_timeout = { type = "integer", default = 600, description = "seconds for the WAL to be archived, a restore Ready" },
   max_backup_age = { type = "number", default = 13, description = "hours since the newest completed Backup" },
   wal_margin = { type = "integer", default = 120, description = "seconds allowed beyond archive_timeout for the newest WAL" },
   concurrency = { type = "integer", default = 0, description = "checks run at once (0: all)" },
@@ -157,14 +157,11 @@ function grade.definitions(env)
   return defs
 end
 
--- Removes what this run left: probe Pods, restored Clusters, their NetworkPolicies and the drills' Backup objects (all
--- labelled with its id; the backups' data stays in the bucket, under the ObjectStore's retention policy), so a later
--- run's backups-fresh never counts a drill's Backup.
+-- Removes what this run left: probe Pods, restored Clusters and their NetworkPolicies (all labelled with its id).
 -- An API that does not answer ends the sweep at once (nothing could be deleted either) with a warning.
 function grade.sweep(env)
   local selector = probe.RUN_LABEL .. "=" .. env.run_id
-  local kinds = { { "v1", "Pod" }, { "postgresql.cnpg.io/v1", "Cluster" }, { "networking.k8s.io/v1", "NetworkPolicy" },
-    { "postgresql.cnpg.io/v1", "Backup" } }
+  local kinds = { { "v1", "Pod" }, { "postgresql.cnpg.io/v1", "Cluster" }, { "networking.k8s.io/v1", "NetworkPolicy" } }
   local namespaces = { env.neutral_namespace }
   for _, t in ipairs(env.tenants) do namespaces[#namespaces + 1] = t end
   for _, ns in ipairs(namespaces) do

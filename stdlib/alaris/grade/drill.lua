@@ -1,8 +1,9 @@
 -- alaris.grade.drill: grade's DR drill and PITR check, proven on real restores that leave the tenant's own
--- Cluster alone. Once per tenant and run: a row "before" is written, a Backup taken and waited for, the target time
--- read from the server's clock, a row "after" written, the WAL switched and the switched segment waited for in the
--- bucket. The DR drill restores the newest state into a new Cluster and finds "before"; PITR restores to the target
--- and finds "before" and not "after". Each restore is a Cluster of one instance without archiving, admitted by
+-- Cluster alone, from what a disaster would leave: the newest completed base backup and the WAL archived after it.
+-- Once per tenant and run: a row "before" is written, the target time read from the server's clock, a row "after"
+-- written, the WAL switched and the switched segment waited for in the bucket. The DR drill restores the newest
+-- state into a new Cluster and finds "before"; PITR restores to the target and finds "before" and not "after". Each
+-- restore is a Cluster of one instance without archiving, admitted by
 -- copies of the tenant's database NetworkPolicies, and deleted with them afterwards (grade's final sweep removes
 -- whatever a timeout left).
 local alaris = require "alaris"
@@ -54,25 +55,24 @@ local function wait_archived(env, t, segment, timeout)
   end
 end
 
-local function take_backup(env, t)
-  local obj = labelled(tenant.backup(t, { name = string.format("pg-%s-grade-%s", t, env.run_id) }), env)
-  local made, err = env.kc:apply(obj, { field_manager = "alaris" })
-  if not made then cannot("cannot create Backup %s: %s", obj.metadata.name, tostring(err)) end
-  local done, werr = facts.timed(env, "backup", cnpg.wait_backup, env.kc, t, obj.metadata.name, env.drill_timeout)
-  if not done then cannot("%s", tostring(werr)) end
-  return done
+-- The newest completed Backup, which the restores start from (with the WAL archived after it).
+local function newest_backup(env, t)
+  local b, err = backup.latest(env.kc, t)
+  if err then cannot("cannot list the Backups of %s: %s", t, tostring(err)) end
+  return b
 end
 
--- The rows, the Backup and the target time the restores are checked against; once per tenant.
+-- The rows, the base backup and the target time the restores are checked against; once per tenant. Nothing is
+-- backed up for the drill: what is restored is what a disaster would have, the newest base backup and the WAL.
 function drill.prepare(env, t)
   return facts.once(env, "drill/" .. t, function()
     facts.tenant(env, t)
-    local started = alaris.now()
+    local base = newest_backup(env, t)
+    if not base then return { missing = "no completed Backup of pg-" .. t .. " to restore from" } end
     with_session(env, t, nil, function(db)
       sql(db, "create table if not exists " .. drill.TABLE .. " (run text, label text, at timestamptz default clock_timestamp())")
       sql(db, "insert into " .. drill.TABLE .. " (run, label) values ($1, 'before')", env.run_id)
     end)
-    local b = take_backup(env, t)
     local target = with_session(env, t, nil, function(db)
       local at = sql(db, "select to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') "
         .. "|| '+00:00' as t")[1].t -- a numeric offset: PostgreSQL reads no zone abbreviation in its settings
@@ -84,8 +84,7 @@ function drill.prepare(env, t)
       return sql(db, "select pg_walfile_name(pg_switch_wal()) as seg")[1].seg
     end)
     facts.timed(env, "wal archived", wait_archived, env, t, segment, env.drill_timeout)
-    return { backup = b.metadata.name, backup_id = b.status.backupId, target = target, segment = segment,
-      seconds = alaris.now() - started }
+    return { backup = base.metadata.name, backup_id = base.status.backupId, target = target, segment = segment }
   end)
 end
 
@@ -138,22 +137,25 @@ local function restore(env, t, suffix, target_time)
   return result
 end
 
--- 9. DR drill: the newest state restored into a new Cluster holds the row written before the Backup.
+-- 9. DR drill: the newest state restored into a new Cluster (the newest base backup and the WAL after it) holds the
+-- row written just before.
 function drill.dr(env, t)
   local prep = drill.prepare(env, t)
+  if prep.missing then return check.FAIL, prep.missing end
   local r = restore(env, t, "dr", nil)
   if r.failed then return check.FAIL, "the restore did not become Ready: " .. r.failed end
   if not (("," .. r.labels .. ","):find(",before,", 1, true)) then
-    return check.FAIL, string.format("restored %s from Backup %s: the row written before the backup is missing "
-      .. "(rows: %s)", r.name, prep.backup, r.labels == "" and "none" or r.labels)
+    return check.FAIL, string.format("restored %s from Backup %s and the WAL to %s: the row written before the switch "
+      .. "is missing (rows: %s)", r.name, prep.backup, prep.segment, r.labels == "" and "none" or r.labels)
   end
-  return check.PASS, string.format("restored %s from Backup %s (%s) Ready in %.0fs: rows %s", r.name, prep.backup,
-    tostring(prep.backup_id), r.seconds, r.labels)
+  return check.PASS, string.format("restored %s from Backup %s (%s) and the WAL to %s, Ready in %.0fs: rows %s", r.name,
+    prep.backup, tostring(prep.backup_id), prep.segment, r.seconds, r.labels)
 end
 
 -- 10. PITR: restored to a time between two commits, exactly the earlier row is there.
 function drill.pitr(env, t)
   local prep = drill.prepare(env, t)
+  if prep.missing then return check.FAIL, prep.missing end
   local r = restore(env, t, "pitr", prep.target)
   if r.failed then return check.FAIL, "the restore to " .. prep.target .. " did not become Ready: " .. r.failed end
   if r.labels ~= "before" then
