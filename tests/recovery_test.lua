@@ -35,6 +35,9 @@ T.test("times refused, each with its reason: no offset, not a date, impossible d
     T.eq(v, nil, c[1])
     T.ok(tostring(err):find(c[2]), c[1] .. ": " .. tostring(err))
   end
+  T.eq(recovery.postgres_time("2026-12-03T12:00:00.25Z"), "2026-12-03T12:00:00.25+00:00")
+  T.eq(recovery.postgres_time("2026-12-03t12:00:00z"), "2026-12-03T12:00:00+00:00")
+  T.eq(recovery.postgres_time("2026-12-03 17:30:00-05:30"), "2026-12-03T17:30:00-05:30")
   T.eq(recovery.format_time(NOON), "2026-12-03T12:00:00Z")
   T.eq(recovery.format_time(NOON + 0.25), "2026-12-03T12:00:00.250Z")
 end)

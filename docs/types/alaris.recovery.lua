@@ -39,11 +39,21 @@ function recovery.refuse(fmt, ...) end
 ---@return alaris.k8s.Client kc
 function recovery.tenant_cluster(name, what) end
 
+---A playbook step whose run is called as run(ctx, tenant, kc), the tenant from ctx.vars.
+---@param def table a step
+---@return table
+function recovery.step(def) end
+
 ---Epoch seconds of an RFC 3339 date-time with its offset; nil and the reason otherwise.
 ---@param text string
 ---@return number|nil seconds
 ---@return string|nil reason
 function recovery.parse_time(text) end
+
+---The same moment as PostgreSQL's recovery_target_time reads it at start-up: `T`, and `Z` written `+00:00`.
+---@param text string a valid RFC 3339 date-time
+---@return string
+function recovery.postgres_time(text) end
 
 ---RFC 3339 in UTC (milliseconds when there is a fraction).
 ---@param seconds number

@@ -58,6 +58,14 @@ function recovery.parse_time(text)
   return seconds
 end
 
+-- A valid RFC 3339 text as PostgreSQL's recovery_target_time reads it at start-up: "T", and the offset as digits
+-- ("Z" is a time zone abbreviation, and abbreviations are not loaded yet when the server checks that setting).
+function recovery.postgres_time(text)
+  local date, time, zone = text:match("^(%d+%-%d+%-%d+)[Tt ]([%d:.]+)(.*)$")
+  if zone == "Z" or zone == "z" then zone = "+00:00" end
+  return date .. "T" .. time .. zone
+end
+
 -- RFC 3339 in UTC, with milliseconds when the time has a fraction of a second.
 function recovery.format_time(seconds)
   local whole = math.floor(seconds)
@@ -109,6 +117,13 @@ function recovery.tenant_cluster(name, what)
   local cluster = kc:get(cnpg.API, "Cluster", tenant.names(t).cluster, t)
   if not cluster then invalid("tenant %s has no Cluster %s to %s", t, tenant.names(t).cluster, what) end
   return t, cluster, kc
+end
+
+-- A playbook step whose run is called as run(ctx, tenant, kc), the tenant from ctx.vars.
+function recovery.step(def)
+  local run = def.run
+  def.run = function(ctx) return run(ctx, ctx.vars.tenant, onboarding.kube()) end
+  return def
 end
 
 -- ---- the recovery window ----
