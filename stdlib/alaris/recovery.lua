@@ -367,12 +367,18 @@ function recovery.network_policies(t, cluster, addresses)
   return policies
 end
 
--- Deletes a Cluster and waits until it is gone (a missing one is fine).
+-- Deletes a Cluster and waits until it is gone (a missing one is fine). The wait is a series of short ones, each
+-- listing before it watches: on a loaded API server a watch can miss the deletion, which then costs one round only.
 function recovery.delete_cluster(kc, namespace, name, timeout)
-  local ok, err = kc:delete({ apiVersion = cnpg.API, kind = "Cluster", metadata = { name = name, namespace = namespace } },
-    { wait = true, timeout = timeout or 300, propagation = "Foreground" })
+  local ref = { apiVersion = cnpg.API, kind = "Cluster", metadata = { name = name, namespace = namespace } }
+  local ok, err = kc:delete(ref, { propagation = "Foreground" })
   if not ok and err.code ~= "not_found" then error(err, 0) end
-  return true
+  local deadline = alaris.now() + (timeout or 300)
+  repeat
+    if kc:wait(ref, "deleted", { timeout = math.max(1, math.min(20, deadline - alaris.now())) }) then return true end
+  until alaris.now() >= deadline
+  error(alaris.error("timeout", string.format("timed out after %ss waiting for Cluster %s/%s to be deleted",
+    tostring(timeout or 300), namespace, name)), 0)
 end
 
 local function value_text(v)
