@@ -53,6 +53,7 @@ end
 
 -- Why the Backup step failed, and what became of the Backup: it is kept (see the header).
 local function take_failure(t, name, err)
+  if err.archiving or err.code == "not_found" then return tostring(err.message or err) end -- nothing was created
   local kept = err.code == "failed"
     and string.format("the failed Backup %s/%s is kept as evidence (kubectl -n %s get backup %s -o yaml)", t, name, t, name)
     or string.format("Backup %s/%s is left as it is: it may still complete", t, name)

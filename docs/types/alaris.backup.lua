@@ -98,12 +98,17 @@ function backup.verify(s3c, bucket, folder, status) end
 ---@return alaris.Error|nil
 function backup.last_archived_wal(s3c, bucket, folder) end
 
+---"Reason: message" of the Cluster's ContinuousArchiving condition when it is False, else nil.
+---@param cluster table a Cluster object
+---@return string|nil
+function backup.archiving_failure(cluster) end
+
 ---Creates an on-demand Backup of the tenant's Cluster and waits through a watch until it completes.
 ---@param kc alaris.k8s.Client
 ---@param t string
 ---@param opts? alaris.backup.TakeOptions
 ---@return table|nil backup the completed Backup
----@return alaris.Error|nil err `failed` (status.error, err.object), `timeout` or `not_found` (no Cluster)
+---@return alaris.Error|nil err `failed` (status.error, err.object; or archiving failing, err.archiving), `timeout` or `not_found` (no Cluster)
 function backup.take(kc, t, opts) end
 
 ---The newest completed Backup of the tenant's Cluster (opts.cluster, default pg-T); nil when none.

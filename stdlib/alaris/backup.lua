@@ -175,7 +175,7 @@ function backup.verify(s3c, bucket, folder, status)
   local where = string.format("s3://%s/%s", bucket, base)
   local text, err = s3c:get(bucket, base .. "backup.info")
   if not text then
-    if err.code == "not_found" then return missing("backup %s: no backup.info at %s", id, where) end
+    if err.code == "not_found" then return missing("backup %s: no backup.info at %sbackup.info", id, where) end
     return nil, err
   end
   local info = backup.parse_info(text)
@@ -237,9 +237,19 @@ end
 
 -- ---- Backup objects ----
 
+-- The Cluster's ContinuousArchiving condition when it is False (barman's error line in its message), else nil.
+-- PostgreSQL ends a base backup only once its last WAL segment is archived, so a backup taken while archiving fails
+-- would wait until the store takes writes again.
+function backup.archiving_failure(cluster)
+  local c = k8s.condition(cluster, "ContinuousArchiving")
+  if c and c.status == "False" then return string.format("%s: %s", tostring(c.reason), tostring(c.message)) end
+  return nil
+end
+
 -- Creates an on-demand Backup of tenant t's Cluster and waits, through a watch, until it completes. opts: name
 -- (default pg-T-YYYYMMDDhhmmss, UTC), cluster (default pg-T), timeout (seconds, default 900). Returns the completed
--- Backup, or nil, err: a failed Backup gives err.code "failed" with the operator's status.error and err.object.
+-- Backup, or nil, err: a failed Backup gives err.code "failed" with the operator's status.error and err.object; a
+-- Cluster whose WAL archiving is failing gives "failed" naming barman's error, and no Backup is created.
 function backup.take(kc, t, opts)
   opts = opts or {}
   local obj = tenant.backup(t, { name = opts.name, cluster = opts.cluster })
@@ -248,6 +258,12 @@ function backup.take(kc, t, opts)
   if not live then
     if gerr and gerr.code ~= "not_found" then return nil, gerr end
     return nil, alaris.error("not_found", string.format("tenant %s has no Cluster %s to back up", t, cluster))
+  end
+  local failing = backup.archiving_failure(live)
+  if failing then
+    return nil, alaris.error("failed", string.format("WAL archiving of Cluster %s/%s is failing (%s): a backup could "
+      .. "not complete until the store takes writes again; no Backup was created", t, cluster, failing),
+      { object = live, archiving = true })
   end
   local created, err = kc:apply(obj, { field_manager = "alaris" })
   if not created then return nil, err end
