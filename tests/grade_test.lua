@@ -63,6 +63,15 @@ T.test("the isolation proof passes on two tenants with the policies alaris makes
   end
 end)
 
+T.test("a Cluster restored beside the tenant's (a drill's) is not taken for its database", function()
+  local w = world()
+  w.pods[#w.pods + 1] = pod("tenant-a", "pg-tenant-a-dr-1", { ["cnpg.io/cluster"] = "pg-tenant-a-dr" }, "10.244.1.12",
+    { { "postgresql", 5432 }, { "status", 8000 } })
+  local verdict, lines = isolation.prove(w, "tenant-a", { "tenant-a", "tenant-b" })
+  T.eq(verdict, "pass", table.concat(lines, "\n"))
+  T.eq((isolation.prove(w, "tenant-b", { "tenant-a", "tenant-b" })), "pass", "nor does it open anything to tenant-b")
+end)
+
 T.test("a tenant whose policies are removed fails the proof, naming a cell that opens into it", function()
   local verdict, lines = isolation.prove(world { without_policies = "tenant-b" }, "tenant-b", { "tenant-a", "tenant-b" })
   T.eq(verdict, "fail")

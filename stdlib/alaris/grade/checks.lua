@@ -107,7 +107,7 @@ local function pods_of(env, namespace, selector)
 end
 
 -- What must stay closed to tenant t from outside it: its database pods (5432, 8000), pg-T-rw, its app pods' and
--- pg-T-internal's internal port.
+-- T-internal's internal port.
 local function closed_targets(env, t)
   local n = tenant.names(t)
   local targets = {}
@@ -130,7 +130,7 @@ local function closed_targets(env, t)
 end
 
 -- A probe from `namespace` with a control target that must connect (else the probe cannot tell anything).
-local function probe_closed(env, namespace, targets, control)
+local function probe_closed(env, namespace, t, targets, control)
   control.first, control.attempts = true, 10
   local all = { control }
   for _, target in ipairs(targets) do all[#all + 1] = target end
@@ -140,7 +140,9 @@ local function probe_closed(env, namespace, targets, control)
   end
   local open = {}
   for _, target in ipairs(targets) do
-    if results[target.id].open then open[#open + 1] = string.format("%s -> %s/%s", namespace, target.name, target.host) end
+    if results[target.id].open then
+      open[#open + 1] = string.format("%s -> %s/%s (%s)", namespace, t, target.name, target.host)
+    end
   end
   return open
 end
@@ -158,12 +160,12 @@ function checks.cross_tenant(env, t)
       local own_apps = pods_of(env, other, "app=" .. tenant.names(other).app)
       if #own_apps == 0 then cannot("tenant %s has no running app pod (the control target of its probe)", other) end
       local control = { id = "control", name = own_apps[1].metadata.name .. ":8080", host = own_apps[1].status.podIP, port = 8080 }
-      for _, line in ipairs(probe_closed(env, other, targets, control)) do open[#open + 1] = line end
+      for _, line in ipairs(probe_closed(env, other, t, targets, control)) do open[#open + 1] = line end
       sources[#sources + 1] = other
     end
   end
   local control = { id = "control", name = apps[1].metadata.name .. ":8080", host = apps[1].status.podIP, port = 8080 }
-  for _, line in ipairs(probe_closed(env, env.neutral_namespace, targets, control)) do open[#open + 1] = line end
+  for _, line in ipairs(probe_closed(env, env.neutral_namespace, t, targets, control)) do open[#open + 1] = line end
   sources[#sources + 1] = env.neutral_namespace
   if #open > 0 then
     table.insert(open, 1, string.format("%d connections into %s opened from outside it: %s", #open, t, open[1]))

@@ -36,8 +36,9 @@ local function tenant_map(world, graded)
   return of
 end
 
--- What an endpoint is to tenant t: "outside", "db" / "app" (of t), "tenant" (another tenant's pod), "operator",
--- "ops", "own" (another pod of t) or "other" (any other pod of the cluster).
+-- What an endpoint is to tenant t: "outside", "db" / "app" (of t: its Cluster pg-T, its app), "tenant" (another
+-- tenant's pod), "operator", "ops", "own" (another pod of t, a restored Cluster's included) or "other" (any other
+-- pod of the cluster).
 local function role(endpoint, t, tenant_of)
   if not endpoint.metadata then return "outside" end
   local ns, l = namespace(endpoint), labels(endpoint)
@@ -46,7 +47,7 @@ local function role(endpoint, t, tenant_of)
   local owner = tenant_of[ns]
   if owner == nil then return "other" end
   if owner ~= t then return "tenant" end
-  if l["cnpg.io/cluster"] then return "db" end
+  if l["cnpg.io/cluster"] == "pg-" .. t then return "db" end
   if l.app == t .. "-app" then return "app" end
   return "own"
 end
