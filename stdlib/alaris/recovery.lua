@@ -228,8 +228,14 @@ function recovery.with_db(kc, namespace, cluster_name, opts, fn)
   local secret = opts.user == "app" and n.app_secret or n.superuser_secret
   local creds = k8s.secret_data(must(kc:get("v1", "Secret", secret, namespace)))
   local pf <close> = must(kc:port_forward(namespace, primary, 5432))
-  local db <close> = must(pg.connect { host = "127.0.0.1", port = pf.local_port, dbname = opts.dbname or "app",
-    user = creds.username, password = creds.password, connect_timeout = 20 })
+  local conn, err
+  for attempt = 1, 3 do -- a connection through the API server's port-forward can time out on a loaded cluster
+    conn, err = pg.connect { host = "127.0.0.1", port = pf.local_port, dbname = opts.dbname or "app",
+      user = creds.username, password = creds.password, connect_timeout = 30 }
+    if conn or err.code ~= "timeout" then break end
+    alaris.sleep(attempt)
+  end
+  local db <close> = must(conn, err)
   return fn(db)
 end
 
