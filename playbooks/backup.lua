@@ -99,9 +99,10 @@ return playbook {
       run = function(ctx, t, kc)
         local status = ctx.outputs.backup.status
         local facts = must(backup.verify(backup.tenant_spaces(kc, t), ob.bucket_name(ctx.vars, t), nil, status))
-        ctx.log.info(string.format("backup %s: %s (%d bytes) in s3://%s/%s/base/%s/, took %ss, WAL %s to %s "
+        ctx.log.info(string.format("backup %s: %s (%d bytes) in s3://%s/%s/base/%s/, took %s, WAL %s to %s "
           .. "(%d segment%s, all archived)", facts.id, human_size(facts.size), facts.size, facts.bucket, facts.folder,
-          facts.id, tostring(facts.duration), facts.begin_wal, facts.end_wal, facts.wal_count,
+          facts.id, facts.duration and string.format("%ds", facts.duration) or "an unknown time", facts.begin_wal,
+          facts.end_wal, facts.wal_count,
           facts.wal_count == 1 and "" or "s"))
         facts.backup = ctx.outputs.backup.name
         return facts

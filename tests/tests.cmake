@@ -54,6 +54,10 @@ function(alaris_fixture name folder up down)
 endfunction()
 
 alaris_fixture(lab tests/lab "${CMAKE_SOURCE_DIR}/lab/bin/lab;up;--dir" "${CMAKE_SOURCE_DIR}/lab/bin/lab;down;--dir")
+# backup's suite onboards a tenant and takes two Backups with barman-cloud: minutes on a loaded machine.
+if(TEST lab:playbook_backup)
+  set_tests_properties(lab:playbook_backup PROPERTIES TIMEOUT 1800)
+endif()
 alaris_fixture(pg tests/pg "${CMAKE_SOURCE_DIR}/tests/support/pg-server;up" "${CMAKE_SOURCE_DIR}/tests/support/pg-server;down")
 
 file(GLOB c_tests CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/c/*_test.c)
