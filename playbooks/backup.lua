@@ -4,7 +4,8 @@
 -- WAL range (the verify step's output; `--output json` carries it).
 --   alaris-run playbooks/backup.lua tenant=acme
 -- The input is checked and the tenant's Lease taken while this file loads (exit 2 on bad input, a tenant that is not
--- onboarded, or a held Lease). A Backup the run created is never deleted, whatever its phase (docs/playbooks/backup.md).
+-- onboarded, or a held Lease). A Backup the run created is never deleted, whatever its phase
+-- (docs/playbooks/backup.md).
 local alaris = require "alaris"
 local backup = require "alaris.backup"
 local ob = require "alaris.onboarding"
@@ -24,7 +25,9 @@ local function check_tenant(kc, t)
   if not kc:get("v1", "Namespace", t) then bad_input("tenant %s is not onboarded: there is no namespace %s", t, t) end
   local cluster = tenant.names(t).cluster
   local live, err = kc:get("postgresql.cnpg.io/v1", "Cluster", cluster, t)
-  if not live and err and err.code ~= "not_found" then bad_input("cannot read Cluster %s/%s: %s", t, cluster, tostring(err)) end
+  if not live and err and err.code ~= "not_found" then
+    bad_input("cannot read Cluster %s/%s: %s", t, cluster, tostring(err))
+  end
   if not live then bad_input("tenant %s has no Cluster %s to back up", t, cluster) end
 end
 
@@ -55,7 +58,8 @@ end
 local function take_failure(t, name, err)
   if err.archiving or err.code == "not_found" then return tostring(err.message or err) end -- nothing was created
   local kept = err.code == "failed"
-    and string.format("the failed Backup %s/%s is kept as evidence (kubectl -n %s get backup %s -o yaml)", t, name, t, name)
+    and string.format("the failed Backup %s/%s is kept as evidence (kubectl -n %s get backup %s -o yaml)", t, name, t,
+      name)
     or string.format("Backup %s/%s is left as it is: it may still complete", t, name)
   return string.format("%s; %s", tostring(err.message or err), kept)
 end

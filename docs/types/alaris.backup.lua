@@ -108,7 +108,8 @@ function backup.archiving_failure(cluster) end
 ---@param t string
 ---@param opts? alaris.backup.TakeOptions
 ---@return table|nil backup the completed Backup
----@return alaris.Error|nil err `failed` (status.error, err.object; or archiving failing, err.archiving), `timeout` or `not_found` (no Cluster)
+---@return alaris.Error|nil err `failed` (status.error, err.object; or archiving failing, err.archiving), `timeout`
+---or `not_found` (no Cluster)
 function backup.take(kc, t, opts) end
 
 ---The newest completed Backup of the tenant's Cluster (opts.cluster, default pg-T); nil when none.

@@ -48,9 +48,9 @@ end
 function backup.tenant_spaces(kc, t)
   local n = tenant.names(t)
   local store, err = kc:get("barmancloud.cnpg.io/v1", "ObjectStore", n.object_store, t)
-  if not store then return nil, err end
+  if not store then return nil, err or alaris.error("not_found", "no ObjectStore " .. t .. "/" .. n.object_store) end
   local secret, serr = kc:get("v1", "Secret", n.spaces_secret, t)
-  if not secret then return nil, serr end
+  if not secret then return nil, serr or alaris.error("not_found", "no Secret " .. t .. "/" .. n.spaces_secret) end
   local creds, cerr = k8s.secret_data(secret)
   if not creds then return nil, cerr end
   return s3.client { endpoint = store.spec.configuration.endpointURL, access_key = creds.ACCESS_KEY_ID,
@@ -83,7 +83,9 @@ function backup.segment_range(first, last, segment_size)
   local names, log, seg = {}, l1, s1
   while log < l2 or (log == l2 and seg <= s2) do
     names[#names + 1] = segment_name(t1, log, seg)
-    if #names > MAX_SEGMENTS then return nil, alaris.error("invalid", "WAL range too long: " .. first .. " to " .. last) end
+    if #names > MAX_SEGMENTS then
+      return nil, alaris.error("invalid", "WAL range too long: " .. first .. " to " .. last)
+    end
     seg = seg + 1
     if seg >= per_log then log, seg = log + 1, 0 end
   end
