@@ -143,8 +143,21 @@ function Session:close()
   if self.forward then self.forward:close(); self.forward = nil end
 end
 
+-- One port-forward and connection attempt: db, forward, or nil, why.
+local function attempt(env, t, pod, creds, dbname)
+  local pf, err = env.kc:port_forward(t, pod, 5432)
+  if not pf then return nil, nil, string.format("port-forward to %s/%s:5432: %s", t, pod, tostring(err)) end
+  local db, cerr = pg.connect { host = "127.0.0.1", port = pf.local_port, dbname = dbname or "app",
+    user = creds.username, password = creds.password, connect_timeout = 30 }
+  if db then return db, pf end
+  pf:close()
+  return nil, nil, string.format("connecting as %s to %s/%s: %s", creds.username, t, pod, tostring(cerr))
+end
+
 -- A SQL session on a pod of tenant t (default: the one behind pg-T-rw) through a port-forward, as the app user (or
--- opts.role = "superuser"): an object with :query(...) and :close() (also to-be-closed), or nil, why.
+-- opts.role = "superuser"): an object with :query(...) and :close() (also to-be-closed), or nil, why. A connection
+-- that fails is tried once more through a new port-forward (one lost connection on a loaded cluster says little); a
+-- refused password is not.
 function facts.connect(env, t, opts)
   opts = opts or {}
   local pod, why = opts.pod, nil
@@ -153,14 +166,11 @@ function facts.connect(env, t, opts)
   local n = tenant.names(t)
   local secret_name = opts.role == "superuser" and n.superuser_secret or n.app_secret
   local creds = facts.credentials(must_get(env, "Secret", "v1", "Secret", secret_name, t))
-  local pf, err = env.kc:port_forward(t, pod, 5432)
-  if not pf then return nil, string.format("port-forward to %s/%s:5432: %s", t, pod, tostring(err)) end
-  local db, cerr = pg.connect { host = "127.0.0.1", port = pf.local_port, dbname = opts.dbname or "app",
-    user = creds.username, password = creds.password, connect_timeout = 30 }
-  if not db then
-    pf:close()
-    return nil, string.format("connecting as %s to %s/%s: %s", creds.username, t, pod, tostring(cerr))
+  local db, pf, err = attempt(env, t, pod, creds, opts.dbname)
+  if not db and not err:find("password authentication failed", 1, true) then
+    db, pf, err = attempt(env, t, pod, creds, opts.dbname)
   end
+  if not db then return nil, err end
   return setmetatable({ db = db, forward = pf, pod = pod }, Session)
 end
 
