@@ -58,6 +58,12 @@ alaris_fixture(lab tests/lab "${CMAKE_SOURCE_DIR}/lab/bin/lab;up;--dir" "${CMAKE
 if(TEST lab:playbook_backup)
   set_tests_properties(lab:playbook_backup PROPERTIES TIMEOUT 1800)
 endif()
+# onboard's suites bring up real Clusters and apps, offboard's takes a real final backup: minutes on a loaded machine.
+foreach(suite playbook_onboard playbook_onboard_faults playbook_offboard)
+  if(TEST lab:${suite})
+    set_tests_properties(lab:${suite} PROPERTIES TIMEOUT 1800)
+  endif()
+endforeach()
 alaris_fixture(pg tests/pg "${CMAKE_SOURCE_DIR}/tests/support/pg-server;up" "${CMAKE_SOURCE_DIR}/tests/support/pg-server;down")
 
 file(GLOB c_tests CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/c/*_test.c)
