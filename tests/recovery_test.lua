@@ -1,6 +1,7 @@
 -- alaris.recovery without a lab: RFC 3339 times with their offsets (and the ones refused), LSNs, the recovery window
--- and a target checked against it, the restored Cluster's default name and its limits, a query's rows as text, and
--- tenant.recovery_cluster's LSN target and in-place form. The playbooks' runs against the lab are in tests/lab.
+-- and a target checked against it, the restored Cluster's default name and its limits, a query's rows as text, the DR
+-- drill's verdicts (lost rows, RTO, RPO), a restored Cluster's NetworkPolicies, and tenant.recovery_cluster's LSN
+-- target and in-place form.
 local T = require "testing"
 local pg = require "alaris.pg"
 local recovery = require "alaris.recovery"
@@ -93,6 +94,40 @@ T.test("rows as text: columns in their order, NULL and arrays shown", function()
     fields = { { name = "id" }, { name = "name" }, { name = "tags" } } }
   T.eq(recovery.rows_text(result), { "id=1, name=a, tags={x,NULL}", "id=2, name=NULL, tags={}" })
   T.eq(recovery.rows_text { fields = { { name = "id" } } }, { "(no rows)" })
+end)
+
+T.test("the drill's verdicts: tables with lost rows, tables written after the count, RTO and RPO", function()
+  local missing, extra = recovery.compare_counts({ ["public.orders"] = 250, ["shop.events"] = 7, ["public.x"] = 1 },
+    { ["public.orders"] = 249, ["shop.events"] = 9 })
+  T.eq(missing, { "public.orders: 249 of 250 rows", "public.x: 0 of 1 rows" })
+  T.eq(extra, { "shop.events: 9 rows, 7 counted" })
+  local last = { n = 7, at = NOON + 30.5, xid = 912 }
+  local lost = recovery.objectives { destroyed = NOON + 40, ready = NOON + 81.25, last = last,
+    restored = { n = 5, at = NOON + 28, xid = 905 } }
+  T.eq(lost, { rto = 41.25, lost_commits = 2, lost_seconds = 2.5, lost_xids = 7 })
+  local none = recovery.objectives { destroyed = NOON + 40, ready = NOON + 50, last = last, restored = last }
+  T.eq(none, { rto = 10, lost_commits = 0, lost_seconds = 0, lost_xids = 0 })
+end)
+
+T.test("a restored Cluster gets the tenant's database policies, selecting its pods, owned by it", function()
+  local cluster = { metadata = { name = "pg-acme-pitr-1", uid = "0f1e" } }
+  local policies = recovery.network_policies("acme", cluster,
+    { object_storage = { ip = "10.0.0.1", port = 443 }, api_server = { ip = "10.0.0.2", port = 6443 } })
+  T.eq(#policies, 2)
+  local ingress, egress = policies[1], policies[2]
+  T.eq({ ingress.metadata.name, egress.metadata.name }, { "pg-acme-pitr-1-ingress", "pg-acme-pitr-1-egress" })
+  for _, p in ipairs(policies) do
+    T.eq(p.spec.podSelector, { matchLabels = { ["cnpg.io/cluster"] = "pg-acme-pitr-1" } })
+    T.eq(p.metadata.ownerReferences, { { apiVersion = "postgresql.cnpg.io/v1", kind = "Cluster",
+      name = "pg-acme-pitr-1", uid = "0f1e", blockOwnerDeletion = true } })
+  end
+  local from = ingress.spec.ingress[1].from
+  T.eq(from[1].podSelector, { matchLabels = { app = "acme-app" } }, "the tenant's app may connect")
+  T.eq(from[2].podSelector, { matchLabels = { ["cnpg.io/cluster"] = "pg-acme-pitr-1" } }, "its own instances")
+  T.eq(egress.spec.egress[2].to[1].ipBlock.cidr, "10.0.0.1/32", "object storage, to read the archive")
+  local original = tenant.network_policies("acme", { object_storage = { ip = "10.0.0.1", port = 443 },
+    api_server = { ip = "10.0.0.2", port = 6443 } })
+  T.eq(original[6].spec.podSelector, { matchLabels = { ["cnpg.io/cluster"] = "pg-acme" } }, "the tenant's own untouched")
 end)
 
 T.test("recovery_cluster: an LSN target; in place under the tenant's name, archiving under another serverName", function()
