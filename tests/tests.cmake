@@ -54,6 +54,10 @@ function(alaris_fixture name folder up down)
 endfunction()
 
 alaris_fixture(lab tests/lab "${CMAKE_SOURCE_DIR}/lab/bin/lab;up;--dir" "${CMAKE_SOURCE_DIR}/lab/bin/lab;down;--dir")
+# grade's suite onboards two tenants, backs them up and restores four Clusters: many minutes on a loaded machine.
+if(TEST lab:playbook_grade)
+  set_tests_properties(lab:playbook_grade PROPERTIES TIMEOUT 3600)
+endif()
 # backup's suite onboards a tenant and takes two Backups with barman-cloud: minutes on a loaded machine.
 if(TEST lab:playbook_backup)
   set_tests_properties(lab:playbook_backup PROPERTIES TIMEOUT 1800)
