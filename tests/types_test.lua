@@ -14,7 +14,7 @@ local MODULES = {
   "alaris", "alaris.playbook", "alaris.log", "alaris.json", "alaris.yaml", "alaris.crypto", "alaris.http",
   "alaris.sigv4", "alaris.s3", "alaris.pg", "alaris.k8s", "alaris.digitalocean", "alaris.netpol",
   "alaris.tenant", "alaris.check", "alaris.lock", "alaris.platform", "alaris.operators", "alaris.cnpg",
-  "alaris.onboarding", "alaris.recovery", "alaris.backup",
+  "alaris.onboarding", "alaris.recovery", "alaris.backup", "alaris.grade",
 }
 
 -- ---- reading a stub ----

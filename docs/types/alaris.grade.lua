@@ -17,18 +17,18 @@
 
 ---@class alaris.grade.Wait
 ---@field what string
----@field from number alaris.now()
+---@field from number monotonic seconds (the engine's now())
 ---@field to number
 
 ---@class alaris.grade.Env
 ---@field tenants string[]
----@field run_id string six hex digits, the value of the label alaris.dev/grade-run
+---@field run_id string six hex digits, the value of the run's label (grade-run)
 ---@field kc? alaris.k8s.Client
 ---@field waits? alaris.grade.Wait[] each wait on the cluster (probe pods, the WAL archived, restores, ...)
 
 ---@class alaris.grade
 ---@field CHECKS table[] `{name, fn, description, drill = bool}`, in report order
----@field VARS table<string, table> the vars, as alaris.vars declares them
+---@field VARS table<string, table> the vars, declared as a playbook's
 local grade = {}
 
 ---The script's entry point: parses `arg`, runs the selected checks, writes the reports; the exit code (2 for bad input).
