@@ -68,6 +68,14 @@ foreach(suite playbook_onboard playbook_onboard_faults playbook_offboard)
     set_tests_properties(lab:${suite} PROPERTIES TIMEOUT 1800)
   endif()
 endforeach()
+# The suites that restore Clusters (PITR, the DR drill, grade's drills) spend their time in PostgreSQL's WAL replay and
+# barman-cloud, not in alaris: label "restore", left out of the sanitizer run (make test: -LE 'node|restore'), whose
+# alaris code paths (watches, port-forward, S3, libpq) the other lab suites already run under ASan + UBSan.
+foreach(suite playbook_pitr playbook_drdrill playbook_grade)
+  if(TEST lab:${suite})
+    set_tests_properties(lab:${suite} PROPERTIES LABELS "lab;restore")
+  endif()
+endforeach()
 alaris_fixture(pg tests/pg "${CMAKE_SOURCE_DIR}/tests/support/pg-server;up" "${CMAKE_SOURCE_DIR}/tests/support/pg-server;down")
 
 file(GLOB c_tests CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/c/*_test.c)
