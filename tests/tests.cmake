@@ -54,8 +54,8 @@ function(alaris_fixture name folder up down)
 endfunction()
 
 alaris_fixture(lab tests/lab "${CMAKE_SOURCE_DIR}/lab/bin/lab;up;--dir" "${CMAKE_SOURCE_DIR}/lab/bin/lab;down;--dir")
-# The PITR suite restores three Clusters with barman-cloud: minutes each on a loaded machine.
-set_tests_properties(lab:playbook_pitr PROPERTIES TIMEOUT 2400)
+# The PITR and DR drill suites restore Clusters with barman-cloud: minutes each on a loaded machine.
+set_tests_properties(lab:playbook_pitr lab:playbook_drdrill PROPERTIES TIMEOUT 2400)
 # grade's suite onboards two tenants, backs them up and restores four Clusters: many minutes on a loaded machine.
 if(TEST lab:playbook_grade)
   set_tests_properties(lab:playbook_grade PROPERTIES TIMEOUT 3600)
