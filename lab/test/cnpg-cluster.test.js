@@ -332,27 +332,3 @@ test('deleting a Cluster deletes its pods and its data', async (t) => {
   const svc = await getJSON(lab, ['services', '-n', NS, '-l', 'cnpg.io/cluster=pg']);
   assert.equal(svc.items.length, 0);
 });
-
-test('a Cluster created again under a deleted one\'s name at once starts on its own data, never the old one\'s', async (t) => {
-  if (!ready(t)) return;
-  const one = clusterYAML('again').replace('instances: 2', 'instances: 1');
-  await apply(lab, one);
-  await h.waitCluster(lab, NS, 'again', h.isHealthy, 'healthy', 180000);
-  const first = await appCreds('again');
-  const rw = () => h.serviceIP(lab, NS, 'again-rw');
-  const w = await h.psql(Object.assign({ host: await rw(), sql: "INSERT INTO items VALUES (1, 'the first Cluster')" }, first));
-  assert.equal(w.code, 0, w.stderr);
-  const oldUid = (await h.clusterOf(lab, NS, 'again')).metadata.uid;
-  const r = await kubectl(lab, ['delete', 'clusters.postgresql.cnpg.io', '-n', NS, 'again', '--wait=false']);
-  assert.equal(r.code, 0, r.stderr);
-  await apply(lab, one); // before the first one's pod is gone: its data folder still exists
-  await waitFor(async () => {
-    const c = await h.clusterOf(lab, NS, 'again');
-    return c && c.metadata.uid !== oldUid && h.isHealthy(c);
-  }, { timeoutMs: 180000, what: 'the new Cluster healthy' });
-  const second = await appCreds('again');
-  const rows = await h.psql(Object.assign({ host: await rw(), sql: 'SELECT count(*) FROM items' }, second));
-  assert.equal(rows.code, 0, rows.stderr);
-  assert.equal(rows.out, '0', 'the new Cluster has none of the old one\'s rows');
-  await kubectl(lab, ['delete', 'clusters.postgresql.cnpg.io', '-n', NS, 'again', '--wait=true']);
-});

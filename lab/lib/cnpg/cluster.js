@@ -360,7 +360,6 @@ class ClusterController {
       return this.writeStatus(cluster, { phase: PHASE.unknownPlugin, phaseReason: `Unknown plugin: '${unknown.name}'. ` +
         'This may be caused by the plugin not being loaded correctly by the operator. Check the operator and plugin logs for errors' });
     }
-    this.claimData(cluster);
     const passwords = this.ensureSecrets(cluster);
     if (passwords.ownerPassword === null) return this.writeStatus(cluster, { phase: 'Setting up primary', phaseReason: `secret ${this.initdbSpec(cluster).secret.name} not found or without a password` });
     this.ensureServices(cluster);
@@ -504,42 +503,16 @@ class ClusterController {
     this.store.updateStatus(fresh);
   }
 
-  // The folder of a Cluster's data, whose file `owner` holds the uid of the Cluster object it belongs to.
-  dataDir(cluster) {
-    return path.join(this.dir, 'cnpg', 'data', cluster.metadata.namespace, cluster.metadata.name);
-  }
-
-  forgetData(cluster) {
-    const { namespace: ns, name } = cluster.metadata;
-    fs.rmSync(this.dataDir(cluster), { recursive: true, force: true });
-    this.secrets.delete(`${ns}/${name}`);
-    for (const k of [...this.lastStatus.keys()]) if (k.startsWith(`${ns}/${name}-`)) this.lastStatus.delete(k);
-  }
-
-  // Before a Cluster is reconciled: data left under its name by an earlier Cluster object (deleted while its removal
-  // below still waited on pods, or before a `lab down`) is removed, so a new Cluster never starts on another's data.
-  claimData(cluster) {
-    const file = path.join(this.dataDir(cluster), 'owner');
-    let owner = null;
-    try { owner = fs.readFileSync(file, 'utf8'); } catch { /* no owner yet */ }
-    if (owner === cluster.metadata.uid) return;
-    if (owner !== null || fs.existsSync(this.dataDir(cluster))) this.forgetData(cluster);
-    fs.mkdirSync(this.dataDir(cluster), { recursive: true, mode: 0o711 });
-    fs.writeFileSync(file, cluster.metadata.uid, { mode: 0o600 });
-  }
-
-  // After a Cluster is deleted: wait for its own pods to be gone, then remove its data unless a new Cluster of the
-  // same name has claimed the folder meanwhile.
+  // After a Cluster is deleted: wait for its pods to be gone, then remove its data.
   removeData(cluster) {
     const ns = cluster.metadata.namespace;
-    const uid = cluster.metadata.uid;
-    const ownedBy = (o) => (o.metadata.ownerReferences || []).some((r) => r.uid === uid);
+    const name = cluster.metadata.name;
     const check = () => {
-      const left = this.store.list('v1', 'Pod', ns).filter(ownedBy);
+      const left = this.store.list('v1', 'Pod', ns).filter((p) => (p.metadata.labels || {})['cnpg.io/cluster'] === name);
       if (left.length) return setTimeout(check, 500).unref();
-      let owner = null;
-      try { owner = fs.readFileSync(path.join(this.dataDir(cluster), 'owner'), 'utf8'); } catch { /* none */ }
-      if (owner === null || owner === uid) this.forgetData(cluster);
+      fs.rmSync(path.join(this.dir, 'cnpg', 'data', ns, name), { recursive: true, force: true });
+      this.secrets.delete(`${ns}/${name}`);
+      for (const k of [...this.lastStatus.keys()]) if (k.startsWith(`${ns}/${name}-`)) this.lastStatus.delete(k);
     };
     check();
   }
