@@ -114,8 +114,9 @@ end
 local function restore(env, t, suffix, target_time)
   local f = facts.tenant(env, t)
   local name = string.format("pg-%s-%s-%s", t, suffix, env.run_id)
+  -- from the server the tenant's Cluster archives to now (after an in-place restore, not pg-T's first one)
   local cluster = labelled(tenant.recovery_cluster(t, { name = name, target_time = target_time, instances = 1,
-    image = f.cluster.spec.imageName }), env)
+    image = f.cluster.spec.imageName, source_server_name = facts.store(env, t).server }), env)
   cluster.spec.plugins = nil -- a drill's copy archives nothing
   local policies = admit(env, t, name)
   local ok, result = pcall(function()
