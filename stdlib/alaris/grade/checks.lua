@@ -5,6 +5,7 @@
 local alaris = require "alaris"
 local backup = require "alaris.backup"
 local check = require "alaris.check"
+local cnpg = require "alaris.cnpg"
 local facts = require "alaris.grade.facts"
 local http = require "alaris.http"
 local isolation = require "alaris.grade.isolation"
@@ -250,6 +251,22 @@ function checks.backups_in_store(env, t)
     .. "WAL segment %s", where, #ids, newest.id, newest.files, newest.size, newest.begin_wal, newest.end_wal, wal.name)
 end
 
+local function recoverability_point(object_store, server)
+  local windows = object_store and object_store.status and object_store.status.serverRecoveryWindow or {}
+  return (windows[server] or {}).firstRecoverabilityPoint
+end
+
+-- The plugin lists a server's recovery window in its ObjectStore's status a little after a first Backup completes:
+-- waited for (a watch) up to env.settle seconds, as a Cluster's readiness is.
+local function wait_recoverability_point(env, store)
+  local os_ = store.object_store
+  local ref = { apiVersion = os_.apiVersion, kind = os_.kind,
+    metadata = { name = os_.metadata.name, namespace = os_.metadata.namespace } }
+  local seen = facts.timed(env, "recovery window", cnpg.wait_for, env.kc, ref, "given a recovery window",
+    function(o) return recoverability_point(o, store.server) ~= nil end, env.settle or 60)
+  return seen and recoverability_point(seen, store.server)
+end
+
 -- 8. Ready to recover: the Cluster healthy, WAL archiving working, a recovery window, the ScheduledBackup active, and
 -- a Backup the API server accepts (a server-side dry run: nothing is stored).
 function checks.dr_readiness(env, t)
@@ -267,8 +284,8 @@ function checks.dr_readiness(env, t)
     problems[#problems + 1] = string.format("WAL archiving is not working: ContinuousArchiving %s%s",
       archiving and archiving.status or "absent", archiving and archiving.message and (" (" .. archiving.message .. ")") or "")
   end
-  local window = (((store.object_store.status or {}).serverRecoveryWindow or {})[store.server]) or {}
-  local first = window.firstRecoverabilityPoint or status.firstRecoverabilityPoint
+  local first = recoverability_point(store.object_store, store.server) or status.firstRecoverabilityPoint
+  if not first then first = wait_recoverability_point(env, store) end
   if not first then problems[#problems + 1] = "no recovery window: no base backup is listed for " .. store.server end
   local scheduled = env.kc:list_all(CNPG, "ScheduledBackup", t) or {}
   local active
