@@ -22,6 +22,8 @@
 // - barman's module, if present, is `./barman` and exports start({dir, store, log, setClusterCondition, admin})
 //   -> {close()} plus the two functions above.
 
+const fs = require('fs');
+const path = require('path');
 const { ClusterController } = require('./cluster');
 const webhook = require('./webhook');
 const faults = require('./faults');
@@ -51,6 +53,9 @@ function loadBarman() {
 
 function start({ dir, k8s, ranges, nodeIP, admin, log = () => {} }) {
   const store = k8s.store;
+  // No Cluster outlives the daemon (the API's objects are kept in memory only): data a previous start left under
+  // DIR/cnpg/data belongs to none, and a new Cluster of the same name must not start on it (its old passwords).
+  fs.rmSync(path.join(dir, 'cnpg', 'data'), { recursive: true, force: true });
   serveWebhookConfigurations(k8s.registry, k8s.validator);
   webhook.install(store);
   const barman = loadBarman();
