@@ -34,7 +34,14 @@ function(alaris_lua_tests folder fixture)
     else()
       add_test(NAME ${test_name} COMMAND ${SUITE_WRAPPER} $<TARGET_FILE:alaris-run> ${suite} WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
     endif()
-    set_tests_properties(${test_name} PROPERTIES ENVIRONMENT "${TEST_ENV}" TIMEOUT 600)
+    set(suite_env "${TEST_ENV}")
+    if(ALARIS_SANITIZE AND fixture STREQUAL "lab")
+      # The lab suites' failing child runs crash LeakSanitizer's own tracer at exit (google/sanitizers#1353, a flaw
+      # of the runtime, no finding): leak checking is off for them; ASan and UBSan still stop them on any error,
+      # and the other suites check leaks in the same code.
+      string(REPLACE "detect_leaks=1" "detect_leaks=0" suite_env "${suite_env}")
+    endif()
+    set_tests_properties(${test_name} PROPERTIES ENVIRONMENT "${suite_env}" TIMEOUT 600)
   endforeach()
 endfunction()
 
