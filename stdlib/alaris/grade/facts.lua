@@ -3,6 +3,7 @@
 -- balancer address, the pod behind pg-T-rw, SQL sessions through a port-forward, and where its WAL and base
 -- backups are in the bucket (from the live ObjectStore and Cluster, not from naming conventions). It judges nothing.
 local alaris = require "alaris"
+local backup = require "alaris.backup"
 local cnpg = require "alaris.cnpg"
 local crypto = require "alaris.crypto"
 local pg = require "alaris.pg"
@@ -197,11 +198,10 @@ function facts.store(env, t)
     local store_name = params.barmanObjectName or f.names.object_store
     local store = must_get(env, "ObjectStore", "barmancloud.cnpg.io/v1", "ObjectStore", store_name, t)
     local dest = store.spec and store.spec.configuration and store.spec.configuration.destinationPath
-    local bucket, path = tostring(dest):match("^s3://([^/]+)/?(.-)/*$")
-    if not bucket then cannot("ObjectStore %s/%s: destinationPath %s is not s3://bucket/path", t, store_name, tostring(dest)) end
     local server = params.serverName or f.names.cluster
-    return { bucket = bucket, folder = (path ~= "" and (path .. "/") or "") .. server, server = server,
-      object_store = store }
+    local bucket, folder = backup.location { destinationPath = dest, serverName = server }
+    if not bucket then cannot("ObjectStore %s/%s: destinationPath %s is not s3://bucket/path", t, store_name, tostring(dest)) end
+    return { bucket = bucket, folder = folder, server = server, object_store = store }
   end)
 end
 
